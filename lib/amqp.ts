@@ -1,0 +1,517 @@
+/**
+ * @module The AMQP adapter, the only module that imports amqplib: the service's consumer
+ * loop (declare, consume, publish the reply with publisher confirms, then ack) and the
+ * simulated cell's client. Everything it decides comes from the pure `service.ts`.
+ */
+
+import amqp from "amqplib";
+import type {
+  Channel,
+  ChannelModel,
+  ConfirmChannel,
+  ConsumeMessage,
+  Message,
+  Options,
+  RecoveringChannelModel,
+} from "amqplib";
+import { Buffer } from "node:buffer";
+import type { CellEnvelope } from "./cell.ts";
+import { errorFields, type Logger } from "./log.ts";
+import { scrub } from "./redact.ts";
+import type { Decision, Delivery, ReplyDecision } from "./service.ts";
+
+/** One queue the service consumes. */
+export interface ConsumerSpec {
+  /** For logs: the extension's name. */
+  readonly label: string;
+  /** Direct exchange the cell publishes to; declared durable. */
+  readonly exchange: string;
+  /** Queue to declare (durable) and consume. */
+  readonly queue: string;
+  /** Routing keys binding the queue to the exchange. */
+  readonly routingKeys: readonly string[];
+  /** Extra `x-…` queue arguments (dead-lettering, queue type). */
+  readonly queueArguments?: Readonly<Record<string, unknown>>;
+  /** Turns a delivery into a decision; must not throw. */
+  readonly handle: (delivery: Delivery, signal: AbortSignal) => Promise<Decision>;
+}
+
+/** How a delivery ended, for the access log and metrics. */
+export type Disposition =
+  | "acked"
+  | "rejected"
+  | "requeued"
+  | "no-reply-exchange"
+  | "channel-lost";
+
+/** Settings of {@linkcode startService}. */
+export interface ServiceConfig {
+  readonly url: string;
+  readonly prefetch: number;
+  readonly consumers: readonly ConsumerSpec[];
+  readonly log: Logger;
+  /** How long to wait for the broker to confirm a reply before requeueing; default 5,000 ms. */
+  readonly publishTimeoutMs?: number;
+  /** Per-message TTL of replies, so stale ones die on the broker; default 15,000 ms. */
+  readonly replyExpirationMs?: number;
+  /** Connection attempts at start-up before giving up; default 5. */
+  readonly startupRetries?: number;
+  /** Called once per reply decision after it was carried out. */
+  readonly onReply?: (decision: ReplyDecision, disposition: Disposition, ms: number) => void;
+}
+
+/** A running service. */
+export interface RunningService {
+  /** Requests being handled now. */
+  inFlight(): number;
+  /**
+   * Ordered shutdown: stop consuming, let in-flight requests finish for up to `drainMs`,
+   * requeue what is left, close the channels, then the connection.
+   */
+  stop(drainMs: number): Promise<void>;
+}
+
+/** A URL with its password replaced, for logs and errors. */
+export function safeUrl(url: string): string {
+  return scrub(url);
+}
+
+const toBuffer = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+
+function deliveryOf(msg: ConsumeMessage): Delivery {
+  const p = msg.properties;
+  return {
+    content: msg.content,
+    correlationId: typeof p.correlationId === "string" ? p.correlationId : undefined,
+    replyTo: typeof p.replyTo === "string" ? p.replyTo : undefined,
+    headers: p.headers ?? {},
+  };
+}
+
+function isNotFound(error: unknown): boolean {
+  return typeof error === "object" && error !== null && (error as { code?: unknown }).code === 404;
+}
+
+/** Resolves with the value, or with `fallback` after `ms`. */
+function within<T>(promise: Promise<T>, ms: number, fallback: T): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<T>((resolve) => (timer = setTimeout(() => resolve(fallback), ms)));
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Per-connection state, made anew on every (re)connect. */
+class Session {
+  readonly consumerTags: string[] = [];
+  #replies: Promise<ConfirmChannel> | undefined;
+  /** Reply exchanges known to exist, and ones found missing (with when). */
+  readonly #exchanges = new Map<string, true | number>();
+  readonly #probes = new Map<string, Promise<boolean | undefined>>();
+  closed = false;
+
+  constructor(readonly model: ChannelModel, readonly consume: Channel, readonly log: Logger) {}
+
+  replies(): Promise<ConfirmChannel> {
+    if (this.#replies) return this.#replies;
+    const created = this.model.createConfirmChannel().then((ch) => {
+      ch.on("error", (err: unknown) => {
+        this.log.warn({ err: errorFields(err) }, "reply channel closed by the broker");
+        if (isNotFound(err)) this.#exchanges.clear();
+      });
+      ch.on("close", () => {
+        if (this.#replies === created) this.#replies = undefined;
+      });
+      return ch;
+    });
+    created.catch(() => {
+      if (this.#replies === created) this.#replies = undefined;
+    });
+    return (this.#replies = created);
+  }
+
+  /**
+   * Whether a reply exchange exists. A publish to a missing exchange would close the reply
+   * channel and fail every reply in flight on it, so an exchange not seen yet is checked on a
+   * throw-away channel first. `undefined` when the broker could not be asked.
+   */
+  exchangeExists(name: string): Promise<boolean | undefined> {
+    if (name === "") return Promise.resolve(true); // the default exchange always exists
+    const known = this.#exchanges.get(name);
+    if (known === true) return Promise.resolve(true);
+    if (typeof known === "number" && Date.now() - known < 5_000) return Promise.resolve(false);
+    const pending = this.#probes.get(name);
+    if (pending) return pending;
+    const probe = (async () => {
+      let ch: Channel | undefined;
+      try {
+        ch = await this.model.createChannel();
+        ch.on("error", () => {});
+        await ch.checkExchange(name);
+        this.#exchanges.set(name, true);
+        await ch.close().catch(() => {});
+        return true;
+      } catch (e) {
+        if (isNotFound(e)) {
+          this.#exchanges.set(name, Date.now());
+          return false;
+        }
+        return undefined;
+      } finally {
+        this.#probes.delete(name);
+      }
+    })();
+    this.#probes.set(name, probe);
+    return probe;
+  }
+}
+
+/**
+ * Connects (with automatic recovery: capped exponential backoff with jitter), declares every
+ * consumer's exchange, queue and binding, and consumes with manual acks. For each delivery the
+ * consumer's decision is carried out: a reply is published on a separate confirm channel and
+ * the request is acked only once the broker confirmed the reply; a message that cannot be
+ * answered is rejected without requeue (dead-lettered when the queue has a DLX).
+ */
+export async function startService(config: ServiceConfig): Promise<RunningService> {
+  const { log } = config;
+  const publishTimeoutMs = config.publishTimeoutMs ?? 5_000;
+  const expiration = String(config.replyExpirationMs ?? 15_000);
+  const shutdown = new AbortController();
+  const inFlight = new Set<Promise<void>>();
+  let session: Session | undefined;
+  let stopping = false;
+
+  async function carryOut(s: Session, spec: ConsumerSpec, msg: ConsumeMessage): Promise<void> {
+    const started = performance.now();
+    const decision = await spec.handle(deliveryOf(msg), shutdown.signal);
+    if (decision.kind === "reject") {
+      log.warn(
+        {
+          extension: spec.label,
+          correlationId: msg.properties.correlationId,
+          reason: decision.reason,
+        },
+        "message rejected without requeue",
+      );
+      settle(s, msg, "reject");
+      return;
+    }
+    const disposition = await publishReply(s, decision);
+    if (disposition === "acked") settle(s, msg, "ack");
+    else if (disposition === "no-reply-exchange") {
+      log.warn(
+        { extension: spec.label, requestId: decision.requestId, exchange: decision.exchange },
+        "reply exchange does not exist; message rejected without requeue",
+      );
+      settle(s, msg, "reject");
+    } else settle(s, msg, "requeue");
+    config.onReply?.(
+      decision,
+      s.closed ? "channel-lost" : disposition,
+      performance.now() - started,
+    );
+  }
+
+  function settle(s: Session, msg: Message, how: "ack" | "reject" | "requeue"): void {
+    if (s.closed) return; // the broker requeues whatever the lost channel had unacked
+    try {
+      if (how === "ack") s.consume.ack(msg);
+      else s.consume.nack(msg, false, how === "requeue");
+    } catch (e) {
+      log.debug({ err: errorFields(e) }, "could not settle a delivery; the channel is gone");
+    }
+  }
+
+  async function publishReply(s: Session, d: ReplyDecision): Promise<Disposition> {
+    const exists = await within(s.exchangeExists(d.exchange), publishTimeoutMs, undefined);
+    if (exists === false) return "no-reply-exchange";
+    if (exists === undefined) return "requeued";
+    let channel: ConfirmChannel;
+    try {
+      channel = await within(s.replies(), publishTimeoutMs, undefined as never);
+      if (!channel) return "requeued";
+    } catch {
+      return "requeued";
+    }
+    const confirmed = new Promise<Disposition>((resolve) => {
+      try {
+        channel.publish(
+          d.exchange,
+          d.routingKey,
+          toBuffer(d.body),
+          {
+            ...(d.correlationId === undefined ? {} : { correlationId: d.correlationId }),
+            contentType: "application/json",
+            headers: { messageType: "ProcessHttpResponse" },
+            expiration,
+          },
+          (err) => resolve(err ? "requeued" : "acked"),
+        );
+      } catch {
+        resolve("requeued");
+      }
+    });
+    return await within(confirmed, publishTimeoutMs, "requeued");
+  }
+
+  async function setup(model: ChannelModel): Promise<void> {
+    const consume = await model.createChannel();
+    const s = new Session(model, consume, log);
+    consume.on(
+      "error",
+      (err: unknown) => log.warn({ err: errorFields(err) }, "consume channel closed by the broker"),
+    );
+    consume.on("close", () => (s.closed = true));
+    model.on("close", () => (s.closed = true));
+    await consume.prefetch(config.prefetch);
+    for (const spec of config.consumers) {
+      await consume.assertExchange(spec.exchange, "direct", { durable: true, autoDelete: false });
+      await consume.assertQueue(spec.queue, {
+        durable: true,
+        ...(spec.queueArguments ? { arguments: { ...spec.queueArguments } } : {}),
+      });
+      for (const key of spec.routingKeys) await consume.bindQueue(spec.queue, spec.exchange, key);
+    }
+    await s.replies();
+    if (stopping) return;
+    for (const spec of config.consumers) {
+      const { consumerTag } = await consume.consume(spec.queue, (msg) => {
+        if (msg === null) {
+          log.warn({ queue: spec.queue }, "the broker cancelled the consumer (queue deleted?)");
+          return;
+        }
+        const job = carryOut(s, spec, msg).catch((e) => {
+          log.error({ err: errorFields(e) }, "delivery failed unexpectedly; requeued");
+          settle(s, msg, "requeue");
+        });
+        inFlight.add(job);
+        job.finally(() => inFlight.delete(job));
+      }, { noAck: false });
+      s.consumerTags.push(consumerTag);
+    }
+    session = s;
+    log.info(
+      { queues: config.consumers.map((c) => c.queue), prefetch: config.prefetch },
+      "consuming",
+    );
+  }
+
+  const retries = config.startupRetries ?? 5;
+  const model: RecoveringChannelModel = await amqp.connect(config.url, {
+    noDelay: true,
+    clientProperties: { connection_name: "vcdext" },
+    recovery: {
+      initialDelay: 200,
+      maxDelay: 5_000,
+      factor: 2,
+      jitter: 0.5,
+      maxRetries: Infinity,
+      initialMaxRetries: retries,
+      waitForConnect: false,
+      setup,
+    },
+  });
+  model.on("error", (err: unknown) => log.warn({ err: errorFields(err) }, "connection error"));
+  model.on("disconnect", (err: unknown) => {
+    if (!stopping) {
+      log.warn({ err: errorFields(err) }, "disconnected from the broker; reconnecting");
+    }
+  });
+  model.on("connect", () => log.info({ url: safeUrl(config.url) }, "connected to the broker"));
+  model.on(
+    "reconnect-scheduled",
+    (info: { attempt: number; delay: number }) =>
+      log.debug({ attempt: info.attempt, delayMs: Math.round(info.delay) }, "reconnect scheduled"),
+  );
+  try {
+    await model.waitForConnect();
+  } catch (e) {
+    await model.close().catch(() => {});
+    throw new Error(
+      `Cannot connect to ${safeUrl(config.url)}: ${scrub(String((e as Error).message ?? e))}`,
+    );
+  }
+  model.on(
+    "handler-error",
+    (err: unknown) => log.error({ err: errorFields(err) }, "handler error"),
+  );
+
+  return {
+    inFlight: () => inFlight.size,
+    async stop(drainMs: number): Promise<void> {
+      stopping = true;
+      const s = session;
+      if (s && !s.closed) {
+        for (const tag of s.consumerTags) {
+          await within(s.consume.cancel(tag).then(() => {}), 2_000, undefined);
+        }
+      }
+      const drained = await within(
+        Promise.allSettled([...inFlight]).then(() => true),
+        drainMs,
+        false,
+      );
+      if (!drained) {
+        log.warn({ left: inFlight.size }, "drain time over; requeueing what is left");
+        shutdown.abort();
+        if (s && !s.closed) {
+          try {
+            s.consume.nackAll(true);
+          } catch { /* channel already gone: the broker requeues */ }
+        }
+      }
+      await within(model.close().catch(() => {}), 5_000, undefined);
+      log.info({ drained }, "stopped");
+    },
+  };
+}
+
+/** Options of {@linkcode CellClient.connect}. */
+export interface CellOptions {
+  /** The cell's reply exchange (direct; declared by the cell, never by the service). */
+  readonly replyExchange?: string;
+}
+
+/** What {@linkcode CellClient.send} publishes besides the envelope; for hostile-input tests. */
+export interface SendOptions {
+  readonly timeoutMs?: number;
+  /** Override or drop (`null`) the reply coordinates. */
+  readonly replyTo?: string | null;
+  readonly replyToExchange?: string | null;
+  readonly correlationId?: string;
+}
+
+interface Pending {
+  resolve(reply: Uint8Array): void;
+  reject(error: Error): void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+/**
+ * The vCD cell's side: publishes requests as a cell does and waits for the replies on its own
+ * exclusive queue, bound to its own reply exchange.
+ */
+export class CellClient {
+  readonly #pending = new Map<string, Pending>();
+
+  private constructor(
+    readonly model: ChannelModel,
+    readonly channel: Channel,
+    readonly replyExchange: string,
+    readonly replyQueue: string,
+  ) {
+    channel.on("return", (msg: Message) => {
+      const id = msg.properties.correlationId;
+      this.#settle(
+        typeof id === "string" ? id : "",
+        undefined,
+        new Error(
+          `no queue is bound to exchange ${msg.fields.exchange} with routing key ${msg.fields.routingKey}: is vcdext serving?`,
+        ),
+      );
+    });
+    const fail = () => {
+      for (const id of [...this.#pending.keys()]) {
+        this.#settle(id, undefined, new Error("the cell's connection to the broker closed"));
+      }
+    };
+    channel.on("close", fail);
+    channel.on("error", () => {});
+    model.on("error", () => {});
+  }
+
+  /** Connects, declares the reply exchange and an exclusive reply queue, and consumes it. */
+  static async connect(url: string, options: CellOptions = {}): Promise<CellClient> {
+    const replyExchange = options.replyExchange ?? "vcdext.cell";
+    let model: ChannelModel;
+    try {
+      model = await amqp.connect(url, {
+        noDelay: true,
+        clientProperties: { connection_name: "vcdext-cell" },
+      });
+    } catch (e) {
+      throw new Error(`Cannot connect to ${safeUrl(url)}: ${scrub((e as Error).message)}`);
+    }
+    const channel = await model.createChannel();
+    await channel.assertExchange(replyExchange, "direct", { durable: false, autoDelete: false });
+    const { queue } = await channel.assertQueue("", {
+      exclusive: true,
+      autoDelete: true,
+      durable: false,
+    });
+    await channel.bindQueue(queue, replyExchange, queue);
+    const client = new CellClient(model, channel, replyExchange, queue);
+    await channel.consume(queue, (msg) => {
+      if (!msg) return;
+      const id = msg.properties.correlationId;
+      client.#settle(typeof id === "string" ? id : "", msg.content);
+    }, { noAck: true });
+    return client;
+  }
+
+  #settle(id: string, reply: Uint8Array | undefined, error?: Error): void {
+    const p = this.#pending.get(id);
+    if (!p) return;
+    this.#pending.delete(id);
+    clearTimeout(p.timer);
+    if (error) p.reject(error);
+    else p.resolve(reply!);
+  }
+
+  /** Requests waiting for a reply. */
+  get pending(): number {
+    return this.#pending.size;
+  }
+
+  /**
+   * Publishes an envelope to `exchange` with `routingKey` and resolves with the raw reply
+   * body, or rejects after `timeoutMs` (default 10,000, vCD's own timeout).
+   */
+  send(
+    exchange: string,
+    routingKey: string,
+    envelope: CellEnvelope,
+    options: SendOptions = {},
+  ): Promise<Uint8Array> {
+    const correlationId = options.correlationId ?? crypto.randomUUID();
+    const timeoutMs = options.timeoutMs ?? 10_000;
+    const headers: Record<string, string> = { messageType: "ProcessHttpRequest" };
+    if (options.replyToExchange !== null) {
+      headers.replyToExchange = options.replyToExchange ?? this.replyExchange;
+    }
+    const replyTo = options.replyTo === null ? undefined : options.replyTo ?? this.replyQueue;
+    return new Promise<Uint8Array>((resolve, reject) => {
+      const timer = setTimeout(
+        () =>
+          this.#settle(
+            correlationId,
+            undefined,
+            new Error(`no reply within ${timeoutMs} ms (vCD would answer 504)`),
+          ),
+        timeoutMs,
+      );
+      this.#pending.set(correlationId, { resolve, reject, timer });
+      const props: Options.Publish = {
+        correlationId,
+        headers,
+        mandatory: true,
+        contentType: "application/json",
+      };
+      if (replyTo !== undefined) props.replyTo = replyTo;
+      try {
+        this.channel.publish(exchange, routingKey, toBuffer(envelope.body), props);
+      } catch (e) {
+        this.#settle(correlationId, undefined, e as Error);
+      }
+    });
+  }
+
+  /** Publishes raw bytes with the given properties, expecting no reply (hostile-input tests). */
+  publishRaw(exchange: string, routingKey: string, body: Uint8Array, props: Options.Publish): void {
+    this.channel.publish(exchange, routingKey, toBuffer(body), props);
+  }
+
+  /** Closes the connection; pending requests fail. */
+  async close(): Promise<void> {
+    await this.model.close().catch(() => {});
+  }
+}

@@ -1,0 +1,321 @@
+/**
+ * @module The error boundary between a decoded request and its reply: routing, rights,
+ * content negotiation, body decoding, the handler call and rendering. `dispatch()` never
+ * throws; every failure becomes a vCloud `Error` document in the negotiated format.
+ */
+
+import { EnvelopeError, parseJson, type Reply, type VcdRequest } from "./envelope.ts";
+import { HttpError } from "./errors.ts";
+import type { AnyRoute, BodyDecoder, Extension, Representation } from "./extension.ts";
+import { type Format, negotiate, type Negotiated, type Offer, parseAccept } from "./negotiate.ts";
+import { scrub, secretsOf } from "./redact.ts";
+import { Router } from "./router.ts";
+import { el, parseXml, renderXml, XmlError } from "./xml.ts";
+
+/** Base media type of vCloud error documents. */
+export const ERROR_BASE = "application/vnd.vmware.vcloud.error";
+/** The vCloud API namespace of the `Error` element. */
+export const VCLOUD_NS = "http://www.vmware.com/vcloud/v1.5";
+
+const ALL_FORMATS: readonly Format[] = ["xml", "json"];
+const NEVER = new AbortController().signal;
+const decoder = new TextDecoder();
+
+interface CompiledRoute {
+  readonly method: string;
+  readonly path: string;
+  readonly def: AnyRoute;
+  /** What negotiation offers; `undefined` when the route declares no representation. */
+  readonly offer: Offer | undefined;
+  /** Formats for error documents of this route, default first. */
+  readonly errorFormats: readonly Format[];
+}
+
+/** An extension compiled for dispatch: its routes behind a router. */
+export interface App {
+  readonly extension: Extension;
+  readonly router: Router<CompiledRoute>;
+}
+
+/** A reply and what the shell logs and counts about it. */
+export interface Outcome {
+  readonly reply: Reply;
+  /** The matched route's template, e.g. `GET /api/org/{org}/ticketing`. */
+  readonly route?: string;
+  /** An unexpected error behind a 500, for the log (never sent to the client). */
+  readonly error?: unknown;
+}
+
+/** Options of {@linkcode dispatch}. */
+export interface DispatchOptions {
+  /** Passed to the handler; aborted when its answer no longer matters. */
+  readonly signal?: AbortSignal;
+}
+
+function formatsOf(rep: Representation<unknown>): readonly Format[] {
+  return rep.formats ?? ALL_FORMATS.filter((f) => rep[f] !== undefined);
+}
+
+/**
+ * Compiles an extension's routes for {@linkcode dispatch}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { compile } from "./dispatch.ts";
+ * import { defineExtension } from "./extension.ts";
+ * const app = compile(defineExtension({ name: "x", namespace: "x", routingKey: "x", routes: [
+ *   { method: "GET", path: "/api/x", handle: () => ({}) },
+ * ] }));
+ * assert.equal(app.router.match("GET", "/api/x").kind, "found");
+ * ```
+ */
+export function compile(extension: Extension): App {
+  const routes: CompiledRoute[] = extension.routes.map((def) => {
+    const formats = def.produces ? formatsOf(def.produces) : undefined;
+    return {
+      method: def.method,
+      path: def.path,
+      def,
+      offer: formats ? { base: def.produces?.base, formats } : undefined,
+      errorFormats: formats ?? ALL_FORMATS,
+    };
+  });
+  return { extension, router: new Router(routes) };
+}
+
+/** Format and concrete Content-Type of an error document for this Accept header. */
+function errorNegotiation(accept: string | undefined, formats: readonly Format[]): Negotiated {
+  const found = negotiate(accept, { base: ERROR_BASE, formats });
+  if (found) return found;
+  // Nothing acceptable: still answer in a format the client understands, by the suffix it asked
+  // for, else the route's default; keep its version parameter.
+  const ranges = accept ? parseAccept(accept).filter((r) => r.q > 0) : [];
+  const wanted = ranges.map((
+    r,
+  ) => (/json$/.test(r.subtype) ? "json" : /xml$/.test(r.subtype) ? "xml" : undefined))
+    .find((f): f is Format => f !== undefined && formats.includes(f));
+  const format = wanted ?? formats[0] ?? "xml";
+  const version = ranges.find((r) => r.params.version !== undefined)?.params.version;
+  const type = `${ERROR_BASE}+${format}`;
+  return { format, contentType: version === undefined ? type : `${type};version=${version}` };
+}
+
+/**
+ * Renders a vCloud `Error` document reply in the format the client accepts (or, when it
+ * accepts none, the first of `formats`). `majorErrorCode` equals the status.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { errorReply } from "./dispatch.ts";
+ * import { HttpError } from "./errors.ts";
+ * const r = errorReply("r1", "application/*+json;version=36.0", new HttpError(404, "no ticket 42"));
+ * assert.equal(r.status, 404);
+ * assert.equal(r.headers["Content-Type"], "application/vnd.vmware.vcloud.error+json;version=36.0");
+ * assert.deepEqual(JSON.parse(r.body as string), { majorErrorCode: 404, minorErrorCode: "NOT_FOUND", message: "no ticket 42" });
+ * ```
+ */
+export function errorReply(
+  id: string,
+  accept: string | undefined,
+  error: HttpError,
+  formats: readonly Format[] = ALL_FORMATS,
+): Reply {
+  const { format, contentType } = errorNegotiation(accept, formats);
+  const doc = {
+    majorErrorCode: error.status,
+    minorErrorCode: error.minorCode,
+    message: error.message,
+  };
+  const body = format === "json"
+    ? JSON.stringify(doc)
+    : renderXml(el("Error", { xmlns: VCLOUD_NS, ...doc }));
+  return {
+    id,
+    status: error.status,
+    headers: { ...error.headers, "Content-Type": contentType },
+    body,
+  };
+}
+
+/**
+ * The reply to a message whose body could not be decoded but which can still be answered: a
+ * 400 (or 413) error document that echoes whatever id could be read.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { undecodableReply } from "./dispatch.ts";
+ * import { EnvelopeError } from "./envelope.ts";
+ * const r = undecodableReply(new EnvelopeError("body is not JSON"));
+ * assert.equal(r.status, 400);
+ * assert.match(r.body as string, /Cannot decode request: body is not JSON/);
+ * ```
+ */
+export function undecodableReply(error: EnvelopeError): Reply {
+  return errorReply(error.requestId, error.accept, error);
+}
+
+function contentFormat(contentType: string | undefined, body: Uint8Array): Format | undefined {
+  if (contentType === undefined || contentType.trim() === "") {
+    // No Content-Type: sniff the first significant byte, the lenient choice for a header
+    // some clients omit.
+    const first = decoder.decode(body.subarray(0, 64)).trimStart()[0];
+    return first === "<" ? "xml" : first === "{" || first === "[" ? "json" : undefined;
+  }
+  const essence = contentType.split(";")[0]!.trim().toLowerCase();
+  if (/^(application|text)\/json$|^[a-z0-9.+-]+\/[^;]*\+json$/.test(essence)) return "json";
+  if (/^(application|text)\/xml$|^[a-z0-9.+-]+\/[^;]*\+xml$/.test(essence)) return "xml";
+  return undefined;
+}
+
+function decodeBody(consumes: BodyDecoder<unknown> | undefined, req: VcdRequest): unknown {
+  if (!consumes) return undefined;
+  if (req.body.byteLength === 0) {
+    if (consumes.optional) return undefined;
+    throw new HttpError(400, "The request body is required");
+  }
+  const contentType = req.headers.get("content-type");
+  const format = contentFormat(contentType, req.body);
+  const accepted = ALL_FORMATS.filter((f) => consumes[f] !== undefined).map((f) => f.toUpperCase())
+    .join(" or ");
+  if (format === undefined || consumes[format] === undefined) {
+    throw new HttpError(
+      415,
+      `Content-Type ${JSON.stringify(contentType ?? "")} is not supported here; send ${accepted}`,
+    );
+  }
+  const text = decoder.decode(req.body);
+  if (format === "json") {
+    let value: unknown;
+    try {
+      value = parseJson(text);
+    } catch {
+      throw new HttpError(400, "The request body is not valid JSON");
+    }
+    return consumes.json!(value);
+  }
+  try {
+    return consumes.xml!(parseXml(text));
+  } catch (e) {
+    if (e instanceof XmlError) throw new HttpError(400, e.message);
+    throw e;
+  }
+}
+
+function render(rep: Representation<unknown>, format: Format, value: unknown): string {
+  return format === "json" ? JSON.stringify(rep.json!(value)) : renderXml(rep.xml!(value));
+}
+
+function successReply(
+  id: string,
+  route: CompiledRoute,
+  negotiated: Negotiated | undefined,
+  result: { status?: number; body?: unknown; headers?: Readonly<Record<string, string>> },
+): Reply {
+  const hasBody = result.body !== undefined;
+  const status = result.status ?? (hasBody ? 200 : 204);
+  if (!Number.isInteger(status) || status < 100 || status > 599) {
+    throw new TypeError(`handler returned an invalid status ${String(status)}`);
+  }
+  const rep = route.def.produces;
+  let body = "";
+  if (hasBody) {
+    body = rep && negotiated
+      ? render(rep, negotiated.format, result.body)
+      : JSON.stringify(result.body);
+  }
+  const headers: Record<string, string> = {
+    "Content-Type": negotiated?.contentType ?? "application/json",
+  };
+  for (const [name, value] of Object.entries(result.headers ?? {})) {
+    headers[name.toLowerCase() === "content-type" ? "Content-Type" : name] = value;
+  }
+  return { id, status, headers, body };
+}
+
+/**
+ * Answers one request with the app's routes. Never throws: unknown path → 404, wrong method →
+ * 405 with `Allow`, missing right → 403, nothing acceptable → 406, unsupported body → 415,
+ * `HttpError` from the handler → its status, anything else → 500 without internals. Error
+ * messages are scrubbed of the caller's credentials.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { compile, dispatch } from "./dispatch.ts";
+ * import { defineExtension } from "./extension.ts";
+ * const app = compile(defineExtension({ name: "x", namespace: "x", routingKey: "x", routes: [
+ *   { method: "GET", path: "/api/x/{n}", produces: { json: (n: number) => ({ n }) },
+ *     handle: (c) => ({ body: Number(c.params.n) * 2 }) },
+ * ] }));
+ * const req = { id: "r1", method: "GET", path: "/api/x/21", queryString: "", headers: new Map(),
+ *   body: new Uint8Array(), security: { user: "", org: "", rights: new Set<string>(), parameters: {} }, context: {} };
+ * const { reply } = await dispatch(app, req);
+ * assert.equal(reply.status, 200);
+ * assert.equal(reply.body, '{"n":42}');
+ * assert.equal((await dispatch(app, { ...req, method: "PUT" })).reply.headers.Allow, "GET");
+ * ```
+ */
+export async function dispatch(
+  app: App,
+  req: VcdRequest,
+  options: DispatchOptions = {},
+): Promise<Outcome> {
+  const accept = req.headers.get("accept");
+  const found = app.router.match(req.method, req.path);
+  if (found.kind === "none") {
+    return {
+      reply: errorReply(req.id, accept, new HttpError(404, `No resource at ${scrub(req.path)}`)),
+    };
+  }
+  if (found.kind === "method") {
+    const allow = found.allow.join(", ");
+    const error = new HttpError(405, `${req.method} is not allowed here; use ${allow}`, {
+      headers: { Allow: allow },
+    });
+    return { reply: errorReply(req.id, accept, error) };
+  }
+  const { route, params } = found.match;
+  const template = `${route.method} ${route.path}`;
+  try {
+    for (const right of route.def.rights ?? []) {
+      if (!req.security.rights.has(right)) {
+        throw new HttpError(403, "The caller does not hold a right this operation requires");
+      }
+    }
+    const negotiated = route.offer ? negotiate(accept, route.offer) : undefined;
+    if (route.offer && !negotiated) {
+      const offered = route.offer.formats.map((f) => f.toUpperCase()).join(" or ");
+      throw new HttpError(
+        406,
+        `None of the accepted media types can be produced; this returns ${offered}`,
+      );
+    }
+    const body = decodeBody(route.def.consumes, req);
+    const result = await route.def.handle({
+      params,
+      query: new URLSearchParams(req.queryString),
+      body,
+      security: req.security,
+      request: req,
+      signal: options.signal ?? NEVER,
+    });
+    return { reply: successReply(req.id, route, negotiated, result ?? {}), route: template };
+  } catch (e) {
+    if (e instanceof HttpError) {
+      const safe = new HttpError(e.status, scrub(e.message, secretsOf(req.headers)), {
+        minorCode: e.minorCode,
+        headers: e.headers,
+      });
+      return { reply: errorReply(req.id, accept, safe, route.errorFormats), route: template };
+    }
+    const error = new HttpError(500, "The extension failed to handle the request");
+    return {
+      reply: errorReply(req.id, accept, error, route.errorFormats),
+      route: template,
+      error: e,
+    };
+  }
+}

@@ -1,0 +1,194 @@
+/**
+ * @module The declarative shape of an extension module: `defineExtension()` and `route()`,
+ * representations (how a value is rendered as JSON and XML) and body decoders. Handler modules
+ * in `handlers/` import only from here, `errors.ts` and `xml.ts`.
+ */
+
+import type { SecurityContext, VcdRequest } from "./envelope.ts";
+import type { Format } from "./negotiate.ts";
+import type { XmlElement, XmlNode } from "./xml.ts";
+
+/** HTTP methods a route may declare. */
+export type Method = "GET" | "PUT" | "POST" | "DELETE" | "PATCH";
+
+/** The names of the `{param}` segments of a path template, as a string union. */
+export type PathParams<S extends string> = S extends `${string}{${infer P}}${infer Rest}`
+  ? P | PathParams<Rest>
+  : never;
+
+/**
+ * How values of type `T` are rendered: a vendor base media type and a JSON and/or XML form.
+ * The first of `formats` (default: every form given, XML first) is used when the client
+ * does not care.
+ */
+export interface Representation<T> {
+  /** Vendor base type, e.g. `application/vnd.example.ticket` (then `+xml` / `+json`). */
+  readonly base?: string;
+  /** The JSON form of a value; omit to offer no JSON. */
+  readonly json?: (value: T) => unknown;
+  /** The XML form of a value; omit to offer no XML. */
+  readonly xml?: (value: T) => XmlElement;
+  /** Formats in order of preference; the first is the default. */
+  readonly formats?: readonly Format[];
+}
+
+/**
+ * How a request entity becomes the handler's typed `body`, by request Content-Type. A decoder
+ * throws an `HttpError(400, …)` for a value it rejects. A form that is omitted answers 415.
+ */
+export interface BodyDecoder<B> {
+  /** Decodes a parsed JSON value. */
+  readonly json?: (value: unknown) => B;
+  /** Decodes the root element of a parsed XML document. */
+  readonly xml?: (root: XmlNode) => B;
+  /** When true an empty entity is allowed and `body` is `undefined`; default false (400). */
+  readonly optional?: boolean;
+}
+
+/** What a handler receives. */
+export interface HandlerContext<P extends string, B> {
+  /** Path parameters, percent-decoded. */
+  readonly params: Readonly<Record<P, string>>;
+  /** The parsed query string. */
+  readonly query: URLSearchParams;
+  /** The decoded entity (`undefined` when the route declares no decoder, or it is optional and empty). */
+  readonly body: B;
+  /** The caller as vCD vouches for it. */
+  readonly security: SecurityContext;
+  /**
+   * The whole request, including headers. `Authorization` and `x-vcloud-authorization` are the
+   * caller's live credentials: use them to call vCD as the caller, never log them.
+   */
+  readonly request: VcdRequest;
+  /** Aborted when the reply no longer matters (timeout, shutdown). */
+  readonly signal: AbortSignal;
+}
+
+/** What a handler returns. `status` defaults to 200 with a body, 204 without one. */
+export interface HandlerResult<T> {
+  readonly status?: number;
+  readonly body?: T;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+/** One route of an extension. */
+export interface Route<S extends string, B, T> {
+  readonly method: Method;
+  /** Path template, e.g. `/api/org/{org}/ticketing/{id}`; a `{param}` is one whole segment. */
+  readonly path: S;
+  /** How results (and the negotiation of the reply format) are rendered; default plain JSON. */
+  readonly produces?: Representation<T>;
+  /** How the request entity is decoded; without it the entity is ignored. */
+  readonly consumes?: BodyDecoder<B>;
+  /** Rights the caller must hold, all of them (`urn:vcloud:right:<uuid>`); 403 otherwise. */
+  readonly rights?: readonly string[];
+  /** Produces the result; throw `HttpError` to answer with an error. */
+  handle(
+    ctx: HandlerContext<PathParams<S>, B>,
+  ): HandlerResult<T> | Promise<HandlerResult<T>>;
+}
+
+/** A route with its types erased, as stored in an {@linkcode Extension}. */
+// deno-lint-ignore no-explicit-any
+export type AnyRoute = Route<string, any, any>;
+
+/** An extension module: one vCD extension service, one queue. */
+export interface Extension {
+  /** Service name as registered in vCD. */
+  readonly name: string;
+  /** vCD namespace, e.g. `com.example.ticketing`; rights become `{namespace}:Right`. */
+  readonly namespace: string;
+  /** Routing key the cell publishes with; also the default queue name. */
+  readonly routingKey: string;
+  /** Vendor as registered in vCD. */
+  readonly vendor?: string;
+  /** One line for `vcdext routes` and registration. */
+  readonly description?: string;
+  /** The API routes. */
+  readonly routes: readonly AnyRoute[];
+}
+
+/**
+ * Declares a route, inferring the path parameters from the template, so `ctx.params.id`
+ * type-checks only when the template has `{id}`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { route } from "./extension.ts";
+ * const r = route({ method: "GET", path: "/api/org/{org}/x/{id}", handle: (c) => ({ body: c.params.id }) });
+ * assert.equal(r.path, "/api/org/{org}/x/{id}");
+ * ```
+ */
+export function route<const S extends string, B = undefined, T = unknown>(
+  def: Route<S, B, T>,
+): AnyRoute {
+  // The return type is erased on purpose: a typed one would let the `routes` array's
+  // element type drive inference and widen `S` to `string`.
+  return def;
+}
+
+/**
+ * Declares a representation; an identity helper for type inference.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { representation } from "./extension.ts";
+ * const r = representation({ base: "application/vnd.example.n", json: (n: number) => ({ n }) });
+ * assert.deepEqual(r.json?.(1), { n: 1 });
+ * ```
+ */
+export function representation<T>(def: Representation<T>): Representation<T> {
+  return def;
+}
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+const TEMPLATE = /^(\/([A-Za-z0-9._~!$&'()*+,;=:@%-]+|\{[A-Za-z_][A-Za-z0-9_]*\}))+$/;
+
+/**
+ * Declares an extension and checks it at load time, so a mistake fails at start-up with a
+ * clear message, not on the first request: names and routing key, path templates, duplicate
+ * routes, duplicate parameter names, and representations without any form.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { defineExtension } from "./extension.ts";
+ * assert.throws(
+ *   () => defineExtension({ name: "x", namespace: "x", routingKey: "x", routes: [
+ *     { method: "GET", path: "/api/x", handle: () => ({}) },
+ *     { method: "GET", path: "/api/x", handle: () => ({}) },
+ *   ] }),
+ *   /declares GET \/api\/x twice/,
+ * );
+ * ```
+ */
+export function defineExtension(def: Extension): Extension {
+  const where = `Extension "${def.name}"`;
+  if (!NAME.test(def.name)) throw new TypeError(`${where}: name must match ${NAME}`);
+  if (!NAME.test(def.routingKey)) throw new TypeError(`${where}: routingKey must match ${NAME}`);
+  if (def.namespace.trim() === "") throw new TypeError(`${where}: namespace is empty`);
+  const seen = new Set<string>();
+  for (const r of def.routes) {
+    if (!TEMPLATE.test(r.path)) {
+      throw new TypeError(`${where}: path template ${JSON.stringify(r.path)} is not valid`);
+    }
+    const params = [...r.path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]);
+    if (new Set(params).size !== params.length) {
+      throw new TypeError(`${where}: ${r.path} repeats a parameter name`);
+    }
+    const shape = `${r.method} ${r.path.replace(/\{[^}]+\}/g, "{}")}`;
+    if (seen.has(shape)) throw new TypeError(`${where}: declares ${r.method} ${r.path} twice`);
+    seen.add(shape);
+    if (r.produces && !r.produces.json && !r.produces.xml) {
+      throw new TypeError(`${where}: ${r.method} ${r.path} produces neither JSON nor XML`);
+    }
+    for (const f of r.produces?.formats ?? []) {
+      if (!r.produces?.[f]) {
+        throw new TypeError(`${where}: ${r.method} ${r.path} lists format ${f} without a form`);
+      }
+    }
+  }
+  return def;
+}

@@ -1,0 +1,106 @@
+/**
+ * @module Structured JSON logging (pino) with credentials redacted. Library code takes a
+ * {@linkcode Logger}; only `main.ts` decides where lines go.
+ */
+
+import { pino } from "pino";
+import { scrub } from "./redact.ts";
+
+/** The logging surface the service uses; a pino logger satisfies it. */
+export interface Logger {
+  debug(fields: object, message?: string): void;
+  info(fields: object, message?: string): void;
+  warn(fields: object, message?: string): void;
+  error(fields: object, message?: string): void;
+  child(bindings: Record<string, unknown>): Logger;
+}
+
+/** Levels accepted by `--log-level`. */
+export const LOG_LEVELS = ["debug", "info", "warn", "error", "silent"] as const;
+/** One of {@linkcode LOG_LEVELS}. */
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Field paths pino censors in every line, whatever a caller logs. */
+export const REDACT_PATHS: readonly string[] = [
+  "password",
+  "*.password",
+  "headers.authorization",
+  "headers.Authorization",
+  'headers["x-vcloud-authorization"]',
+  'headers["X-Vcloud-Authorization"]',
+  'headers["x-vcloud-authorization"]',
+  "headers.cookie",
+  "headers.Cookie",
+  "*.headers.authorization",
+  "*.headers.Authorization",
+  'headers["x-vmware-vcloud-access-token"]',
+];
+
+/** Where log lines go: anything with `write(line)`. */
+export interface LogSink {
+  write(line: string): unknown;
+}
+
+/**
+ * Creates the root logger: one JSON object per line, credentials censored by path and
+ * scrubbed from messages and error texts.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createLogger } from "./log.ts";
+ * const lines: string[] = [];
+ * const log = createLogger("info", { write: (l) => lines.push(l) });
+ * log.info({ headers: { Authorization: "Bearer abc.def.ghi" } }, "got amqp://u:pw@h/");
+ * assert.doesNotMatch(lines.join(""), /abc\.def|:pw@/);
+ * ```
+ */
+export function createLogger(level: LogLevel, sink: LogSink): Logger {
+  return pino(
+    {
+      level,
+      base: null,
+      messageKey: "msg",
+      redact: { paths: [...REDACT_PATHS], censor: "[redacted]" },
+      formatters: { level: (label) => ({ level: label }) },
+      serializers: { err: errorFields },
+      hooks: {
+        logMethod(args, method) {
+          const scrubbed = args.map((a) => (typeof a === "string" ? scrub(a) : a));
+          method.apply(this, scrubbed as Parameters<typeof method>);
+        },
+      },
+    },
+    sink as unknown as pino.DestinationStream,
+  );
+}
+
+/**
+ * An error as log fields: name, scrubbed message and cause; the stack only for unexpected
+ * errors, scrubbed too.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { errorFields } from "./log.ts";
+ * assert.equal(errorFields(new Error("login with password=hunter2 failed")).message, "login with password=[redacted] failed");
+ * ```
+ */
+export function errorFields(error: unknown): { name: string; message: string; stack?: string } {
+  if (!(error instanceof Error)) return { name: typeof error, message: scrub(String(error)) };
+  const fields: { name: string; message: string; stack?: string } = {
+    name: error.name,
+    message: scrub(error.message),
+  };
+  if (error.stack) fields.stack = scrub(error.stack);
+  return fields;
+}
+
+/** A logger that drops everything, for tests and library defaults. */
+export const silentLogger: Logger = {
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+  child: () => silentLogger,
+};

@@ -1,0 +1,401 @@
+/**
+ * @module vcdext's only entrypoint: parses flags once, wires the pure core to the AMQP adapter,
+ * owns the process (signals, exit codes, where logs go).
+ *
+ * Logs are JSON lines on stderr; stdout is kept for command output (`request`, `demo`).
+ */
+
+import { Command, Option } from "@commander-js/extra-typings";
+import process from "node:process";
+import { CellClient, type ConsumerSpec, startService } from "./lib/amqp.ts";
+import {
+  buildRequest,
+  type CellRequest,
+  decodeReply,
+  describeExchange,
+  SAMPLE,
+} from "./lib/cell.ts";
+import { compile } from "./lib/dispatch.ts";
+import type { Extension } from "./lib/extension.ts";
+import { createLogger, errorFields, LOG_LEVELS, type Logger, type LogLevel } from "./lib/log.ts";
+import { scrub } from "./lib/redact.ts";
+import { endpoint } from "./lib/service.ts";
+import { extensions } from "./handlers/mod.ts";
+
+const VERSION = "0.1.0";
+const encoder = new TextEncoder();
+
+/** Log sink: whole lines to stderr. */
+const stderrSink = {
+  write(line: string): void {
+    const bytes = encoder.encode(line);
+    let off = 0;
+    while (off < bytes.length) off += Deno.stderr.writeSync(bytes.subarray(off));
+  },
+};
+
+class UsageError extends Error {}
+
+function positiveInt(name: string, min = 1) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min) {
+      throw new UsageError(
+        `${name} must be a whole number of at least ${min}, got ${JSON.stringify(value)}`,
+      );
+    }
+    return n;
+  };
+}
+
+function amqpUrlOption() {
+  return new Option(
+    "--amqp-url <url>",
+    "broker URL (amqp:// or amqps://); keep the password in the env var",
+  )
+    .env("VCDEXT_AMQP_URL")
+    .default("amqp://guest:guest@127.0.0.1:5672");
+}
+
+function exchangeOption() {
+  return new Option(
+    "--exchange <name>",
+    "direct exchange vCD publishes requests to (declared durable)",
+  )
+    .default("vcdext");
+}
+
+function logLevelOption() {
+  return new Option("--log-level <level>", "log level").choices(LOG_LEVELS).default(
+    "info" as LogLevel,
+  );
+}
+
+/** Picks the extensions to serve; `--queue` may rename the queue only when one is served. */
+function selectExtensions(names: readonly string[] | undefined): Extension[] {
+  if (!names || names.length === 0) return [...extensions];
+  return names.map((name) => {
+    const ext = extensions.find((e) => e.name === name);
+    if (!ext) {
+      throw new UsageError(
+        `no extension named ${name}; loaded: ${extensions.map((e) => e.name).join(", ")}`,
+      );
+    }
+    return ext;
+  });
+}
+
+interface ServeOptions {
+  amqpUrl: string;
+  exchange: string;
+  queue?: string | undefined;
+  extension?: string[] | undefined;
+  prefetch: number;
+  drainMs: number;
+  maxEnvelopeBytes: number;
+  maxBodyBytes: number;
+}
+
+function consumersFor(options: ServeOptions): ConsumerSpec[] {
+  const selected = selectExtensions(options.extension);
+  if (options.queue !== undefined && selected.length !== 1) {
+    throw new UsageError(
+      `--queue renames the queue of one extension, but ${selected.length} are served; add --extension NAME`,
+    );
+  }
+  return selected.map((extension) => {
+    const ep = endpoint(extension, {
+      maxEnvelopeBytes: options.maxEnvelopeBytes,
+      maxBodyBytes: options.maxBodyBytes,
+    });
+    return {
+      label: extension.name,
+      exchange: options.exchange,
+      queue: options.queue ?? extension.routingKey,
+      routingKeys: [extension.routingKey],
+      handle: ep.handle,
+    };
+  });
+}
+
+/** Starts the service and resolves with a function that stops it. */
+async function serve(options: ServeOptions, log: Logger, extra: Partial<ConsumerSpec> = {}) {
+  const consumers = consumersFor(options).map((c) => ({ ...c, ...extra }));
+  const service = await startService({
+    url: options.amqpUrl,
+    prefetch: options.prefetch,
+    consumers,
+    log,
+    onReply(decision, disposition, ms) {
+      log.info({
+        extension: decision.extension,
+        correlationId: decision.correlationId,
+        requestId: decision.requestId,
+        method: decision.method,
+        route: decision.outcome.route,
+        status: decision.outcome.reply.status,
+        disposition,
+        ms: Math.round(ms * 100) / 100,
+        ...(decision.outcome.error === undefined
+          ? {}
+          : { err: errorFields(decision.outcome.error) }),
+      }, "request");
+    },
+  });
+  return service;
+}
+
+function onSignals(stop: () => Promise<void>): void {
+  let stopping = false;
+  const handler = () => {
+    if (stopping) return;
+    stopping = true;
+    stop().then(() => Deno.exit(0), () => Deno.exit(1));
+  };
+  Deno.addSignalListener("SIGTERM", handler);
+  Deno.addSignalListener("SIGINT", handler);
+}
+
+function parseHeader(value: string, previous: Record<string, string> = {}): Record<string, string> {
+  const colon = value.indexOf(":");
+  if (colon <= 0) {
+    throw new UsageError(`--header takes "Name: value", got ${JSON.stringify(value)}`);
+  }
+  return { ...previous, [value.slice(0, colon).trim()]: value.slice(colon + 1).trim() };
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+/** The routing key of the extension whose routes match the path, or of the only one loaded. */
+function routingKeyFor(path: string): string {
+  const pathOnly = path.split("?")[0] ?? path;
+  // Any method will do: a path that exists answers "found" or "method", never "none".
+  const owner = extensions.find((ext) =>
+    compile(ext).router.match("GET", pathOnly).kind !== "none"
+  );
+  if (owner) return owner.routingKey;
+  if (extensions.length === 1) return extensions[0]!.routingKey;
+  throw new UsageError(`no loaded extension has a route for ${path}; pass --routing-key`);
+}
+
+const program = new Command()
+  .name("vcdext")
+  .version(VERSION)
+  .description(
+    "Hosts VMware Cloud Director API extensions on RabbitMQ. A vCD cell publishes each matching " +
+      "REST call to the extension's queue; vcdext routes it to a handler module, renders the " +
+      "answer as XML or JSON per Accept, and replies to the cell.",
+  )
+  .showHelpAfterError()
+  .configureHelp({ sortSubcommands: false, showGlobalOptions: true });
+
+program
+  .command("serve", { isDefault: true })
+  .description("consume the extensions' queues and answer requests until SIGTERM/SIGINT")
+  .optionsGroup("Broker:")
+  .addOption(amqpUrlOption())
+  .addOption(exchangeOption())
+  .addOption(
+    new Option(
+      "--queue <name>",
+      "queue name (default: the extension's routing key); one extension only",
+    ),
+  )
+  .addOption(
+    new Option("--prefetch <n>", "unacked deliveries per instance").argParser(
+      positiveInt("--prefetch"),
+    ).default(128),
+  )
+  .optionsGroup("Extensions:")
+  .addOption(
+    new Option("--extension <name...>", "serve only these extensions (default: all loaded)"),
+  )
+  .optionsGroup("Limits:")
+  .addOption(
+    new Option("--drain-ms <ms>", "on shutdown, how long in-flight requests may finish").argParser(
+      positiveInt("--drain-ms", 0),
+    ).default(5000),
+  )
+  .addOption(
+    new Option("--max-envelope-bytes <n>", "largest request message accepted (413 beyond)")
+      .argParser(positiveInt("--max-envelope-bytes")).default(1_048_576),
+  )
+  .addOption(
+    new Option("--max-body-bytes <n>", "largest decoded request entity accepted (413 beyond)")
+      .argParser(positiveInt("--max-body-bytes")).default(524_288),
+  )
+  .optionsGroup("Logging:")
+  .addOption(logLevelOption())
+  .action(async (options) => {
+    const log = createLogger(options.logLevel, stderrSink);
+    const service = await serve(options, log);
+    onSignals(() => service.stop(options.drainMs));
+  });
+
+program
+  .command("request")
+  .description("play a vCD cell: publish one request envelope and print the reply")
+  .argument("<method>", "HTTP method, e.g. GET")
+  .argument("<path>", "request path with optional ?query, e.g. /api/org/<uuid>/ticketing")
+  .optionsGroup("Broker:")
+  .addOption(amqpUrlOption())
+  .addOption(exchangeOption())
+  .addOption(
+    new Option(
+      "--routing-key <key>",
+      "routing key (default: the extension whose routes match the path)",
+    ),
+  )
+  .optionsGroup("Request:")
+  .addOption(
+    new Option("--accept <type>", "Accept header").default("application/*+json;version=36.0"),
+  )
+  .addOption(
+    new Option("--content-type <type>", "Content-Type of the body").default("application/json"),
+  )
+  .addOption(new Option("-d, --data <text>", "request body"))
+  .addOption(
+    new Option("--data-file <file>", "read the request body from a file").conflicts("data"),
+  )
+  .addOption(
+    new Option("-H, --header <header>", 'extra header "Name: value" (repeatable)').argParser(
+      parseHeader,
+    ),
+  )
+  .addOption(new Option("--org <urn>", "caller's org in the security context").default(SAMPLE.org))
+  .addOption(new Option("--user <urn>", "caller in the security context").default(SAMPLE.user))
+  .addOption(
+    new Option("--right <urn>", "a right the caller holds (repeatable)").argParser(collect),
+  )
+  .addOption(
+    new Option("--timeout <ms>", "how long to wait for the reply").argParser(
+      positiveInt("--timeout"),
+    ).default(10_000),
+  )
+  .action(async (method, path, options) => {
+    const body = options.dataFile !== undefined
+      ? await Deno.readFile(options.dataFile)
+      : options.data;
+    const headers: Record<string, string> = { Accept: options.accept, ...(options.header ?? {}) };
+    if (body !== undefined) headers["Content-Type"] = options.contentType;
+    const request: CellRequest = {
+      method,
+      path,
+      headers,
+      ...(body === undefined ? {} : { body }),
+      org: options.org,
+      user: options.user,
+      rights: options.right ?? [],
+    };
+    const cell = await CellClient.connect(options.amqpUrl);
+    try {
+      const started = performance.now();
+      const raw = await cell.send(
+        options.exchange,
+        options.routingKey ?? routingKeyFor(path),
+        buildRequest(request),
+        {
+          timeoutMs: options.timeout,
+        },
+      );
+      console.log(describeExchange(request, decodeReply(raw), performance.now() - started));
+    } finally {
+      await cell.close();
+    }
+  });
+
+program
+  .command("demo")
+  .description(
+    "start the service, send a handful of requests as a cell in XML and JSON, print them, stop",
+  )
+  .addOption(amqpUrlOption())
+  .addOption(logLevelOption().default("warn" as LogLevel))
+  .action(async (options) => {
+    const log = createLogger(options.logLevel, stderrSink);
+    const exchange = "vcdext.demo";
+    const queue = `vcdext.demo.${crypto.randomUUID().slice(0, 8)}`;
+    const ticketing = extensions.find((e) => e.name === "gcp-ticketing");
+    if (!ticketing) throw new UsageError("the demo needs the gcp-ticketing extension");
+    const service = await serve(
+      {
+        amqpUrl: options.amqpUrl,
+        exchange,
+        queue,
+        extension: [ticketing.name],
+        prefetch: 16,
+        drainMs: 2000,
+        maxEnvelopeBytes: 1_048_576,
+        maxBodyBytes: 524_288,
+      },
+      log,
+      { queueArguments: { "x-expires": 60_000 } },
+    );
+    const cell = await CellClient.connect(options.amqpUrl);
+    const base = `/api/org/${SAMPLE.orgId}/ticketing`;
+    const xml = "application/*+xml;version=36.0";
+    const json = "application/*+json;version=36.0";
+    const steps: CellRequest[] = [
+      {
+        method: "POST",
+        path: base,
+        headers: {
+          Accept: json,
+          "Content-Type": "application/json",
+          Authorization: "Bearer eyJhbGciOiJub25lIn0.demo.token",
+        },
+        body: '{"message":"disk is full"}',
+      },
+      {
+        method: "POST",
+        path: base,
+        headers: { Accept: xml, "Content-Type": "application/vnd.example.ticket+xml" },
+        body: "<Ticket><Message>VPN &amp; DNS down</Message></Ticket>",
+      },
+      { method: "GET", path: base, headers: { Accept: xml } },
+      {
+        method: "PUT",
+        path: `${base}/1`,
+        headers: { Accept: json, "Content-Type": "application/json" },
+        body: '{"status":"closed"}',
+      },
+      {
+        method: "GET",
+        path: `${base}?status=open`,
+        headers: { Accept: "application/json;q=0.5, application/xml" },
+      },
+      { method: "DELETE", path: `${base}/1`, headers: { Accept: json } },
+      { method: "GET", path: `${base}/1`, headers: { Accept: xml } },
+      {
+        method: "GET",
+        path: `/api/org/00000000-0000-4000-8000-000000000000/ticketing`,
+        headers: { Accept: json },
+      },
+      { method: "PATCH", path: `${base}/2`, headers: { Accept: json } },
+      { method: "GET", path: base, headers: { Accept: "text/html" } },
+    ];
+    try {
+      console.log(`vcdext demo: serving gcp-ticketing on exchange ${exchange}, queue ${queue}\n`);
+      for (const step of steps) {
+        const started = performance.now();
+        const raw = await cell.send(exchange, ticketing.routingKey, buildRequest(step), {
+          timeoutMs: 5000,
+        });
+        console.log(describeExchange(step, decodeReply(raw), performance.now() - started) + "\n");
+      }
+      console.log("demo done: every request above went through the broker and back.");
+    } finally {
+      await cell.close();
+      await service.stop(2000);
+    }
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  const message = scrub(e instanceof Error ? e.message : String(e));
+  console.error(`vcdext: ${message}`);
+  Deno.exit(e instanceof UsageError ? 2 : 1);
+}
