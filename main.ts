@@ -189,7 +189,7 @@ const program = new Command()
       "answer as XML or JSON per Accept, and replies to the cell.",
   )
   .showHelpAfterError()
-  .configureHelp({ sortSubcommands: false, showGlobalOptions: true });
+  .configureHelp({ sortSubcommands: false, showGlobalOptions: true, helpWidth: 100 });
 
 program
   .command("serve", { isDefault: true })

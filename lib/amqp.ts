@@ -392,6 +392,8 @@ interface Pending {
  */
 export class CellClient {
   readonly #pending = new Map<string, Pending>();
+  /** Replies that matched no request waiting for one: duplicates, late or stray replies. */
+  unmatched = 0;
 
   private constructor(
     readonly model: ChannelModel,
@@ -450,7 +452,10 @@ export class CellClient {
 
   #settle(id: string, reply: Uint8Array | undefined, error?: Error): void {
     const p = this.#pending.get(id);
-    if (!p) return;
+    if (!p) {
+      if (reply) this.unmatched++;
+      return;
+    }
     this.#pending.delete(id);
     clearTimeout(p.timer);
     if (error) p.reject(error);
@@ -511,6 +516,87 @@ export class CellClient {
   }
 
   /** Closes the connection; pending requests fail. */
+  async close(): Promise<void> {
+    await this.model.close().catch(() => {});
+  }
+}
+
+/**
+ * Broker housekeeping for tests, demos and `vcdext check`: declare and delete exchanges and
+ * queues, count and fetch messages. Each failed operation closes only its own channel.
+ */
+export class BrokerAdmin {
+  private constructor(readonly model: ChannelModel) {
+    model.on("error", () => {});
+  }
+
+  /** Connects without recovery. */
+  static async connect(url: string): Promise<BrokerAdmin> {
+    try {
+      return new BrokerAdmin(await amqp.connect(url, { noDelay: true }));
+    } catch (e) {
+      throw new Error(`Cannot connect to ${safeUrl(url)}: ${scrub((e as Error).message)}`);
+    }
+  }
+
+  async #with<T>(fn: (ch: Channel) => Promise<T>): Promise<T> {
+    const ch = await this.model.createChannel();
+    ch.on("error", () => {});
+    try {
+      return await fn(ch);
+    } finally {
+      await ch.close().catch(() => {});
+    }
+  }
+
+  /** Declares an exchange. */
+  declareExchange(name: string, type: string, durable = false): Promise<void> {
+    return this.#with(async (ch) => void (await ch.assertExchange(name, type, { durable })));
+  }
+
+  /** Declares a queue, optionally bound to an exchange with keys. */
+  declareQueue(name: string, bind?: { exchange: string; keys: readonly string[] }): Promise<void> {
+    return this.#with(async (ch) => {
+      await ch.assertQueue(name, { durable: false });
+      for (const key of bind?.keys ?? []) await ch.bindQueue(name, bind!.exchange, key);
+    });
+  }
+
+  /** Ready messages and consumers of a queue; `undefined` when it does not exist. */
+  queueInfo(name: string): Promise<{ messages: number; consumers: number } | undefined> {
+    return this.#with(async (ch) => {
+      const q = await ch.checkQueue(name);
+      return { messages: q.messageCount, consumers: q.consumerCount };
+    }).catch((e) => {
+      if (isNotFound(e)) return undefined;
+      throw e;
+    });
+  }
+
+  /** Takes (and acks) up to `max` messages from a queue. */
+  take(name: string, max = 100): Promise<Message[]> {
+    return this.#with(async (ch) => {
+      const out: Message[] = [];
+      while (out.length < max) {
+        const m = await ch.get(name, { noAck: true });
+        if (m === false) break;
+        out.push(m);
+      }
+      return out;
+    });
+  }
+
+  /** Deletes queues and exchanges; missing ones are ignored. */
+  async delete(
+    names: { queues?: readonly string[]; exchanges?: readonly string[] },
+  ): Promise<void> {
+    for (const q of names.queues ?? []) await this.#with((ch) => ch.deleteQueue(q)).catch(() => {});
+    for (const x of names.exchanges ?? []) {
+      await this.#with((ch) => ch.deleteExchange(x)).catch(() => {});
+    }
+  }
+
+  /** Closes the connection. */
   async close(): Promise<void> {
     await this.model.close().catch(() => {});
   }

@@ -245,10 +245,10 @@ function successReply(
  * ```ts
  * import assert from "node:assert/strict";
  * import { compile, dispatch } from "./dispatch.ts";
- * import { defineExtension } from "./extension.ts";
+ * import { defineExtension, route } from "./extension.ts";
  * const app = compile(defineExtension({ name: "x", namespace: "x", routingKey: "x", routes: [
- *   { method: "GET", path: "/api/x/{n}", produces: { json: (n: number) => ({ n }) },
- *     handle: (c) => ({ body: Number(c.params.n) * 2 }) },
+ *   route({ method: "GET", path: "/api/x/{n}", produces: { json: (n: number) => ({ n }) },
+ *     handle: (c) => ({ body: Number(c.params.n) * 2 }) }),
  * ] }));
  * const req = { id: "r1", method: "GET", path: "/api/x/21", queryString: "", headers: new Map(),
  *   body: new Uint8Array(), security: { user: "", org: "", rights: new Set<string>(), parameters: {} }, context: {} };

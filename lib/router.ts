@@ -93,8 +93,11 @@ export class Router<R extends Routable> {
       const values = matchSegments(c.segments, parts);
       if (!values) continue;
       if (c.route.method === method) {
-        const params: Record<string, string> = Object.create(null);
-        c.names.forEach((name, i) => (params[name] = values[i] ?? ""));
+        // fromEntries defines own properties, so a `{__proto__}` parameter cannot touch the
+        // prototype, and the result is a plain object (as the example above compares it).
+        const params: Record<string, string> = Object.fromEntries(
+          c.names.map((name, i) => [name, values[i] ?? ""]),
+        );
         return { kind: "found", match: { route: c.route, params } };
       }
       (allow ??= new Set()).add(c.route.method);

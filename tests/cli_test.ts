@@ -1,0 +1,103 @@
+/**
+ * The entrypoint as a user runs it: `vcdext serve` and `vcdext request` as subprocesses on the
+ * real broker, flag validation, and a clean exit on SIGTERM.
+ */
+
+import assert from "node:assert/strict";
+import { BrokerAdmin } from "../lib/amqp.ts";
+import { SAMPLE } from "../lib/cell.ts";
+import { AMQP_URL, eventually, uniqueName } from "./broker.ts";
+
+const DENO = Deno.execPath();
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+const env = { RUST_BACKTRACE: "0", NO_COLOR: "1", VCDEXT_AMQP_URL: AMQP_URL };
+
+async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(DENO, { args: ["run", "-A", MAIN, ...args], env, stdin: "null" }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+Deno.test("vcdext serve answers vcdext request and exits 0 on SIGTERM", async () => {
+  const exchange = uniqueName("vcdext.test.cli");
+  const queue = `${exchange}.q`;
+  const child = new Deno.Command(DENO, {
+    args: ["run", "-A", MAIN, "serve", "--exchange", exchange, "--queue", queue, "--extension", "gcp-ticketing"],
+    env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let stderr = "";
+  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  const pump = (async () => {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      stderr += value;
+    }
+  })();
+  const admin = await BrokerAdmin.connect(AMQP_URL);
+  try {
+    await eventually(() => stderr.includes('"msg":"consuming"'), 20_000);
+    const posted = await run([
+      "request",
+      "POST",
+      `/api/org/${SAMPLE.orgId}/ticketing`,
+      "--exchange",
+      exchange,
+      "--data",
+      '{"message":"from the CLI"}',
+      "-H",
+      "Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.cli.secret-token-value",
+    ]);
+    assert.equal(posted.code, 0, posted.stderr);
+    assert.match(posted.stdout, /← 201 Created/);
+    assert.match(posted.stdout, /Content-Type: application\/vnd\.example\.ticket\+json;version=36\.0/);
+    assert.match(posted.stdout, /"message":"from the CLI"/);
+    assert.doesNotMatch(posted.stdout, /secret-token-value/);
+
+    child.kill("SIGTERM");
+    const status = await child.status;
+    await pump;
+    assert.equal(status.code, 0, stderr);
+    assert.match(stderr, /"msg":"stopped"/);
+    assert.doesNotMatch(stderr, /secret-token-value/);
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already gone */ }
+    await child.stdout.cancel().catch(() => {});
+    await admin.delete({ queues: [queue], exchanges: [exchange] });
+    await admin.close();
+  }
+});
+
+Deno.test("vcdext request says so when no service is bound to the routing key", async () => {
+  const r = await run(["request", "GET", "/api/org/x/ticketing", "--exchange", "amq.direct", "--routing-key", uniqueName("nobody")]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /no queue is bound to exchange amq\.direct/);
+});
+
+Deno.test("vcdext serve rejects a bad flag with a clear message and exit code 2", async () => {
+  const r = await run(["serve", "--prefetch", "zero"]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--prefetch must be a whole number of at least 1, got "zero"/);
+});
+
+Deno.test("vcdext serve fails fast with the password redacted when the broker refuses", async () => {
+  const r = await run(["serve", "--amqp-url", "amqp://guest:hunter2secret@127.0.0.1:1"]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /Cannot connect to amqp:\/\/guest:\[redacted\]@127\.0\.0\.1:1/);
+  assert.doesNotMatch(r.stderr, /hunter2secret/);
+});
+
+Deno.test("vcdext --help lists every serve flag with its default", async () => {
+  const r = await run(["serve", "--help"]);
+  assert.equal(r.code, 0);
+  for (const flag of ["--amqp-url", "--exchange", "--queue", "--prefetch", "--log-level", "--drain-ms"]) {
+    assert.match(r.stdout, new RegExp(flag));
+  }
+  assert.match(r.stdout, /default: 128/);
+  assert.match(r.stdout, /env:\s+VCDEXT_AMQP_URL/);
+});
