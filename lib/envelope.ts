@@ -210,18 +210,19 @@ export function decodeRequest(bytes: Uint8Array, limits: DecodeLimits = {}): Vcd
   } else if (typeof rawBody !== "string") {
     throw new EnvelopeError("request body is not a base64 string", found);
   } else {
-    if (
-      limits.maxBodyBytes !== undefined && Math.floor(rawBody.length * 3 / 4) > limits.maxBodyBytes
-    ) {
-      throw new EnvelopeError(`request entity is over the limit of ${limits.maxBodyBytes} bytes`, {
-        ...found,
-        status: 413,
-      });
-    }
     try {
       body = Uint8Array.fromBase64(rawBody);
     } catch {
       throw new EnvelopeError("request body is not valid base64", found);
+    }
+    // Checked on the decoded bytes: an estimate from the base64 length counts padding and
+    // whitespace, and refused entities exactly at the limit. The message limit already bounds
+    // how much is decoded.
+    if (limits.maxBodyBytes !== undefined && body.byteLength > limits.maxBodyBytes) {
+      throw new EnvelopeError(`request entity is over the limit of ${limits.maxBodyBytes} bytes`, {
+        ...found,
+        status: 413,
+      });
     }
   }
   return {

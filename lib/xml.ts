@@ -23,7 +23,7 @@ export type XmlChild = XmlElement | string | number | boolean | null | undefined
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { renderXml, type XmlElement } from "./xml.ts"; // @ts-ignore: denoland/deno#26900
+ * import { renderXml, type XmlElement } from "./xml.ts";
  * const e: XmlElement = { name: "Right", attrs: { name: "View" }, children: ["Read tickets"] };
  * assert.equal(renderXml(e), '<?xml version="1.0" encoding="UTF-8"?><Right name="View">Read tickets</Right>');
  * ```
@@ -43,7 +43,7 @@ export interface XmlElement {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { el, renderXml } from "./xml.ts"; // @ts-ignore: denoland/deno#26900
+ * import { el, renderXml } from "./xml.ts";
  * const doc = el("Ticket", { id: 42, open: true }, el("Message", {}, "disk full"), null);
  * assert.equal(
  *   renderXml(doc),
@@ -132,7 +132,7 @@ function renderElement(element: XmlElement, out: string[]): void {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { el, renderXml } from "./xml.ts"; // @ts-ignore: denoland/deno#26900
+ * import { el, renderXml } from "./xml.ts";
  * const error = el("Error", {
  *   xmlns: "http://www.vmware.com/vcloud/v1.5",
  *   majorErrorCode: 404,
@@ -168,7 +168,7 @@ export function renderXml(root: XmlElement): string {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { parseXml, type XmlNode } from "./xml.ts"; // @ts-ignore: denoland/deno#26900
+ * import { parseXml, type XmlNode } from "./xml.ts";
  * const node: XmlNode = parseXml('<v:Enabled xmlns:v="urn:x" at="1"> true </v:Enabled>');
  * assert.deepEqual(
  *   { name: node.name, prefix: node.prefix, ns: node.ns, attrs: node.attrs, text: node.text },
@@ -198,7 +198,7 @@ export interface XmlNode {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { parseXml, XmlError } from "./xml.ts"; // @ts-ignore: denoland/deno#26900
+ * import { parseXml, XmlError } from "./xml.ts";
  * assert.throws(() => parseXml("<a>"), XmlError);
  * assert.throws(() => parseXml(""), /^XmlError: Cannot parse XML: the document is empty$/);
  * ```
@@ -220,7 +220,7 @@ function fail(detail: string, cause?: unknown): XmlError {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { parseXml, type ParseXmlOptions, XmlError } from "./xml.ts"; // @ts-ignore: denoland/deno#26900
+ * import { parseXml, type ParseXmlOptions, XmlError } from "./xml.ts";
  * const tight: ParseXmlOptions = { maxDepth: 2, maxNodes: 3 };
  * assert.equal(parseXml("<a><b/><c/></a>", tight).children.length, 2);
  * assert.throws(() => parseXml("<a><b><c/></b></a>", tight), XmlError);
@@ -268,7 +268,7 @@ function preScan(text: string, maxDepth: number, maxNodes: number): void {
       if (++nodes > maxNodes) throw fail(`more than ${maxNodes} nodes`);
       i = close + 3;
     } else if (text.startsWith("<!", lt)) {
-      void (
+      throw fail(
         text.startsWith("<!DOCTYPE", lt)
           ? "DOCTYPE declarations are not allowed"
           : "markup declarations are not allowed",
@@ -306,10 +306,13 @@ function preScan(text: string, maxDepth: number, maxNodes: number): void {
   if (roots === 0) throw fail("no root element");
 }
 
-const PREDEFINED = new Map([["amp", "&"], ["lt", "<"], ["gt", ">"], ["quot", '"'], [
-  "apos",
-  "'",
-]]);
+const PREDEFINED: ReadonlyMap<string, string> = new Map([
+  ["amp", "&"],
+  ["lt", "<"],
+  ["gt", ">"],
+  ["quot", '"'],
+  ["apos", "'"],
+]);
 const REFERENCE = /&(?:#x0*([0-9A-Fa-f]{1,6})|#0*([0-9]{1,7})|([A-Za-z_][\w.-]{0,63}));/y;
 
 function isXmlChar(cp: number): boolean {
@@ -395,10 +398,14 @@ function makeNode(
   item: Ordered,
   key: string,
   parentScope: ReadonlyMap<string, string | undefined>,
-): { node: MutableNode; scope: Map<string, string | undefined> } {
+): { node: MutableNode; scope: ReadonlyMap<string, string | undefined> } {
   const qname = key.replace(/^~+/, "");
   const rawAttrs = isRecord(item[":@"]) ? item[":@"] : {};
-  const scope = new Map(parentScope);
+  let own: Map<string, string | undefined> | undefined; // copied on the first declaration
+  const declare = (prefix: string, uri: string): void => {
+    own ??= new Map(parentScope);
+    own.set(prefix, uri === "" ? undefined : uri);
+  };
   const attrs: Record<string, string> = {};
   const where = `element <${qname}>`;
   for (const [prefixed, value] of Object.entries(rawAttrs)) {
@@ -406,10 +413,9 @@ function makeNode(
     if (typeof value !== "string") continue;
     if (value.includes("<")) throw fail(`"<" in an attribute value of ${where}`);
     const decoded = decode(value.replace(/[\t\n\r]/g, " "), where);
-    if (name === "xmlns") scope.set("", decoded === "" ? undefined : decoded);
-    else if (name.startsWith("xmlns:")) {
-      scope.set(name.slice(6), decoded === "" ? undefined : decoded);
-    } else {
+    if (name === "xmlns") declare("", decoded);
+    else if (name.startsWith("xmlns:")) declare(name.slice(6), decoded);
+    else {
       Object.defineProperty(attrs, name.slice(name.indexOf(":") + 1), {
         value: decoded,
         enumerable: true,
@@ -418,6 +424,7 @@ function makeNode(
       });
     }
   }
+  const scope = own ?? parentScope;
   const colon = qname.indexOf(":");
   const prefix = colon === -1 ? "" : qname.slice(0, colon);
   const node: MutableNode = {
@@ -483,12 +490,12 @@ function convert(rootItem: Ordered, rootKey: string): XmlNode {
  * are checked by a linear pre-scan, so hostile nesting fails fast without deep recursion. A
  * leading BOM, the `<?xml …?>` prolog, comments, processing instructions and CDATA (as text)
  * are accepted. Throws {@linkcode XmlError} on malformed input, an empty document, several
- * roots or a limit exceeded.
+ * roots or a limit exceeded, and `RangeError` on a limit option below 1.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { parseXml, XmlError } from "./xml.ts"; // @ts-ignore: denoland/deno#26900
+ * import { parseXml, XmlError } from "./xml.ts";
  * const t = parseXml("<Ticket><Message>disk &amp; full</Message></Ticket>");
  * assert.equal(t.name, "Ticket");
  * assert.equal(t.children[0]?.text, "disk & full");
@@ -498,6 +505,9 @@ function convert(rootItem: Ordered, rootKey: string): XmlNode {
 export function parseXml(text: string, options: ParseXmlOptions = {}): XmlNode {
   const maxDepth = options.maxDepth ?? 64;
   const maxNodes = options.maxNodes ?? 10_000;
+  if (!(maxDepth >= 1) || !(maxNodes >= 1)) {
+    throw new RangeError("Cannot parse XML: maxDepth and maxNodes must be at least 1");
+  }
   const body = text.startsWith("\uFEFF") ? text.slice(1) : text;
   if (/^[ \t\r\n]*$/.test(body)) throw fail("the document is empty");
   const illegal = body.search(ILLEGAL_CHARS);
@@ -534,7 +544,7 @@ export function parseXml(text: string, options: ParseXmlOptions = {}): XmlNode {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { child, parseXml } from "./xml.ts"; // @ts-ignore: denoland/deno#26900
+ * import { child, parseXml } from "./xml.ts";
  * const t = parseXml("<Ticket><Status>open</Status></Ticket>");
  * assert.equal(child(t, "Status")?.text, "open");
  * assert.equal(child(t, "Owner"), undefined);
@@ -551,7 +561,7 @@ export function child(node: XmlNode, name: string, ns?: string): XmlNode | undef
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { childrenNamed, parseXml } from "./xml.ts"; // @ts-ignore: denoland/deno#26900
+ * import { childrenNamed, parseXml } from "./xml.ts";
  * const n = parseXml('<N><EntityLink rel="entity"/><Timestamp/><EntityLink rel="up"/></N>');
  * assert.deepEqual(childrenNamed(n, "EntityLink").map((l) => l.attrs.rel), ["entity", "up"]);
  * ```
@@ -567,7 +577,7 @@ export function childrenNamed(node: XmlNode, name: string, ns?: string): XmlNode
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { childText, parseXml } from "./xml.ts"; // @ts-ignore: denoland/deno#26900
+ * import { childText, parseXml } from "./xml.ts";
  * const t = parseXml("<Ticket><Message>disk &amp; full</Message><Note/></Ticket>");
  * assert.equal(childText(t, "Message"), "disk & full");
  * assert.equal(childText(t, "Note"), "");

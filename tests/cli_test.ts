@@ -13,7 +13,11 @@ const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const env = { RUST_BACKTRACE: "0", NO_COLOR: "1", VCDEXT_AMQP_URL: AMQP_URL };
 
 async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(DENO, { args: ["run", "-A", MAIN, ...args], env, stdin: "null" }).output();
+  const out = await new Deno.Command(DENO, {
+    args: ["run", "-A", MAIN, ...args],
+    env,
+    stdin: "null",
+  }).output();
   const dec = new TextDecoder();
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
@@ -22,7 +26,18 @@ Deno.test("vcdext serve answers vcdext request and exits 0 on SIGTERM", async ()
   const exchange = uniqueName("vcdext.test.cli");
   const queue = `${exchange}.q`;
   const child = new Deno.Command(DENO, {
-    args: ["run", "-A", MAIN, "serve", "--exchange", exchange, "--queue", queue, "--extension", "gcp-ticketing"],
+    args: [
+      "run",
+      "-A",
+      MAIN,
+      "serve",
+      "--exchange",
+      exchange,
+      "--queue",
+      queue,
+      "--extension",
+      "gcp-ticketing",
+    ],
     env,
     stdin: "null",
     stdout: "piped",
@@ -53,7 +68,10 @@ Deno.test("vcdext serve answers vcdext request and exits 0 on SIGTERM", async ()
     ]);
     assert.equal(posted.code, 0, posted.stderr);
     assert.match(posted.stdout, /← 201 Created/);
-    assert.match(posted.stdout, /Content-Type: application\/vnd\.example\.ticket\+json;version=36\.0/);
+    assert.match(
+      posted.stdout,
+      /Content-Type: application\/vnd\.example\.ticket\+json;version=36\.0/,
+    );
     assert.match(posted.stdout, /"message":"from the CLI"/);
     assert.doesNotMatch(posted.stdout, /secret-token-value/);
 
@@ -74,7 +92,15 @@ Deno.test("vcdext serve answers vcdext request and exits 0 on SIGTERM", async ()
 });
 
 Deno.test("vcdext request says so when no service is bound to the routing key", async () => {
-  const r = await run(["request", "GET", "/api/org/x/ticketing", "--exchange", "amq.direct", "--routing-key", uniqueName("nobody")]);
+  const r = await run([
+    "request",
+    "GET",
+    "/api/org/x/ticketing",
+    "--exchange",
+    "amq.direct",
+    "--routing-key",
+    uniqueName("nobody"),
+  ]);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /no queue is bound to exchange amq\.direct/);
 });
@@ -95,7 +121,9 @@ Deno.test("vcdext serve fails fast with the password redacted when the broker re
 Deno.test("vcdext --help lists every serve flag with its default", async () => {
   const r = await run(["serve", "--help"]);
   assert.equal(r.code, 0);
-  for (const flag of ["--amqp-url", "--exchange", "--queue", "--prefetch", "--log-level", "--drain-ms"]) {
+  for (
+    const flag of ["--amqp-url", "--exchange", "--queue", "--prefetch", "--log-level", "--drain-ms"]
+  ) {
     assert.match(r.stdout, new RegExp(flag));
   }
   assert.match(r.stdout, /default: 128/);

@@ -195,6 +195,8 @@ Deno.test("parseXml() applies default namespaces by scope and leaves unbound nam
   assert.equal(root.children[1]?.children[0]?.ns, "urn:c");
   assert.equal(root.children[2]?.children[0]?.ns, undefined);
   assert.equal(parseXml("<a/>").ns, undefined);
+  const siblings = parseXml('<a><b xmlns:p="urn:p" xmlns="urn:b"/><p:c/><d/></a>');
+  assert.deepEqual(siblings.children.map((c) => c.ns), ["urn:b", undefined, undefined]);
 });
 
 Deno.test("parseXml() keys attributes by local name and leaves out namespace declarations", () => {
@@ -296,6 +298,12 @@ Deno.test("parseXml() enforces maxDepth and maxNodes exactly at their bounds", (
   const wide = `<r>${"<a/>".repeat(9_999)}</r>`;
   assert.equal(parseXml(wide).children.length, 9_999);
   assert.throws(() => parseXml(`<r>${"<a/>".repeat(10_000)}</r>`), XmlError);
+});
+
+Deno.test("parseXml() refuses limits below 1 or NaN instead of ignoring them", () => {
+  for (const bad of [{ maxDepth: 0 }, { maxNodes: -1 }, { maxDepth: NaN }, { maxNodes: NaN }]) {
+    assert.throws(() => parseXml("<a/>", bad), RangeError, JSON.stringify(bad));
+  }
 });
 
 Deno.test("parseXml() keeps names that are Object.prototype properties as they are", () => {

@@ -1,0 +1,50 @@
+/** The README's handler example compiles and answers, so the first screen stays true. */
+
+import assert from "node:assert/strict";
+import { compile, dispatch } from "../lib/dispatch.ts";
+import type { Extension } from "../lib/extension.ts";
+import { requestOf } from "./fixtures.ts";
+
+Deno.test("the README's ten-line handler answers in XML and JSON", async () => {
+  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+  const code = /```ts\n([\s\S]*?)```/.exec(readme)?.[1];
+  assert.ok(code, "README has no ts block");
+  assert.ok(
+    code.split("\n").filter((l) => l.trim() !== "").length <= 10,
+    "the example grew past ten lines",
+  );
+  const file = new URL(
+    `../handlers/.readme_example_${crypto.randomUUID().slice(0, 8)}.ts`,
+    import.meta.url,
+  );
+  await Deno.writeTextFile(file, code);
+  try {
+    const ext = (await import(file.href)).default as Extension;
+    const app = compile(ext);
+    const xml = await dispatch(
+      app,
+      requestOf({
+        method: "GET",
+        path: "/api/org/o1/hello",
+        headers: { accept: "application/*+xml;version=36.0" },
+      }),
+    );
+    assert.equal(xml.reply.status, 200);
+    assert.equal(
+      xml.reply.headers["Content-Type"],
+      "application/xml;version=36.0",
+    );
+    assert.match(xml.reply.body as string, /<Hello>hello, org o1<\/Hello>/);
+    const json = await dispatch(
+      app,
+      requestOf({
+        method: "GET",
+        path: "/api/org/o1/hello",
+        headers: { accept: "application/json" },
+      }),
+    );
+    assert.deepEqual(JSON.parse(json.reply.body as string), { s: "hello, org o1" });
+  } finally {
+    await Deno.remove(file);
+  }
+});
