@@ -94,6 +94,27 @@ interface ServeOptions {
   drainMs: number;
   maxEnvelopeBytes: number;
   maxBodyBytes: number;
+  handlerTimeoutMs: number;
+  vcdTimeoutMs: number;
+  maxInFlight: number;
+  deadLetterExchange?: string | undefined;
+  queueType: "classic" | "quorum";
+  deliveryLimit?: number | undefined;
+}
+
+/** The `x-…` arguments the queue is declared with. */
+function queueArguments(options: ServeOptions): Record<string, unknown> {
+  const args: Record<string, unknown> = {};
+  if (options.deadLetterExchange) args["x-dead-letter-exchange"] = options.deadLetterExchange;
+  if (options.queueType === "quorum") {
+    args["x-queue-type"] = "quorum";
+    if (options.deliveryLimit !== undefined) args["x-delivery-limit"] = options.deliveryLimit;
+  } else if (options.deliveryLimit !== undefined) {
+    throw new UsageError(
+      "--delivery-limit needs --queue-type quorum (classic queues do not count deliveries)",
+    );
+  }
+  return args;
 }
 
 function consumersFor(options: ServeOptions): ConsumerSpec[] {
@@ -103,16 +124,26 @@ function consumersFor(options: ServeOptions): ConsumerSpec[] {
       `--queue renames the queue of one extension, but ${selected.length} are served; add --extension NAME`,
     );
   }
+  if (options.handlerTimeoutMs >= options.vcdTimeoutMs) {
+    throw new UsageError(
+      `--handler-timeout-ms (${options.handlerTimeoutMs}) must stay below --vcd-timeout-ms (${options.vcdTimeoutMs}), or vCD answers 504 first`,
+    );
+  }
+  const args = queueArguments(options);
   return selected.map((extension) => {
     const ep = endpoint(extension, {
       maxEnvelopeBytes: options.maxEnvelopeBytes,
       maxBodyBytes: options.maxBodyBytes,
+      timeoutMs: options.handlerTimeoutMs,
+      vcdTimeoutMs: options.vcdTimeoutMs,
+      maxInFlight: options.maxInFlight,
     });
     return {
       label: extension.name,
       exchange: options.exchange,
       queue: options.queue ?? extension.routingKey,
       routingKeys: [extension.routingKey],
+      queueArguments: args,
       handle: ep.handle,
     };
   });
@@ -208,11 +239,43 @@ program
       positiveInt("--prefetch"),
     ).default(128),
   )
+  .addOption(
+    new Option(
+      "--dead-letter-exchange <name>",
+      "where unanswerable messages go (queue argument x-dead-letter-exchange; default: none, they are dropped)",
+    ),
+  )
+  .addOption(
+    new Option("--queue-type <type>", "classic, or quorum for replicated queues on a cluster")
+      .choices(["classic", "quorum"] as const).default("classic" as const),
+  )
+  .addOption(
+    new Option(
+      "--delivery-limit <n>",
+      "quorum only: deliveries before a message that keeps failing is dead-lettered",
+    ).argParser(positiveInt("--delivery-limit")),
+  )
   .optionsGroup("Extensions:")
   .addOption(
     new Option("--extension <name...>", "serve only these extensions (default: all loaded)"),
   )
   .optionsGroup("Limits:")
+  .addOption(
+    new Option("--handler-timeout-ms <ms>", "a handler still running after this gets a 504 reply")
+      .argParser(positiveInt("--handler-timeout-ms")).default(8000),
+  )
+  .addOption(
+    new Option(
+      "--vcd-timeout-ms <ms>",
+      "vCD's extensibility.timeout; redeliveries older than this are answered 504 unhandled",
+    ).argParser(positiveInt("--vcd-timeout-ms")).default(10_000),
+  )
+  .addOption(
+    new Option(
+      "--max-in-flight <n>",
+      "handlers running at once before new requests get 429 at once",
+    ).argParser(positiveInt("--max-in-flight")).default(100),
+  )
   .addOption(
     new Option("--drain-ms <ms>", "on shutdown, how long in-flight requests may finish").argParser(
       positiveInt("--drain-ms", 0),
@@ -329,6 +392,10 @@ program
         drainMs: 2000,
         maxEnvelopeBytes: 1_048_576,
         maxBodyBytes: 524_288,
+        handlerTimeoutMs: 8000,
+        vcdTimeoutMs: 10_000,
+        maxInFlight: 100,
+        queueType: "classic",
       },
       log,
       { queueArguments: { "x-expires": 60_000 } },

@@ -80,11 +80,18 @@ const toBuffer = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLe
 
 function deliveryOf(msg: ConsumeMessage): Delivery {
   const p = msg.properties;
+  // AMQP timestamps are seconds; tolerate publishers that put milliseconds.
+  const ts = typeof p.timestamp === "number" && p.timestamp > 0
+    ? (p.timestamp < 1e11 ? p.timestamp * 1000 : p.timestamp)
+    : undefined;
   return {
     content: msg.content,
     correlationId: typeof p.correlationId === "string" ? p.correlationId : undefined,
     replyTo: typeof p.replyTo === "string" ? p.replyTo : undefined,
     headers: p.headers ?? {},
+    redelivered: msg.fields.redelivered,
+    timestamp: ts,
+    receivedAt: Date.now(),
   };
 }
 

@@ -6,7 +6,13 @@
 
 import { EnvelopeError, parseJson, type Reply, type VcdRequest } from "./envelope.ts";
 import { HttpError } from "./errors.ts";
-import type { AnyRoute, BodyDecoder, Extension, Representation } from "./extension.ts";
+import type {
+  AnyRoute,
+  BodyDecoder,
+  Extension,
+  HandlerResult,
+  Representation,
+} from "./extension.ts";
 import { type Format, negotiate, type Negotiated, type Offer, parseAccept } from "./negotiate.ts";
 import { scrub, secretsOf } from "./redact.ts";
 import { Router } from "./router.ts";
@@ -48,8 +54,14 @@ export interface Outcome {
 
 /** Options of {@linkcode dispatch}. */
 export interface DispatchOptions {
-  /** Passed to the handler; aborted when its answer no longer matters. */
+  /** Aborts the handler from outside (shutdown); the handler sees it in `ctx.signal`. */
   readonly signal?: AbortSignal;
+  /**
+   * How long a handler may take. Past it the reply is a 504 `GATEWAY_TIMEOUT`, the handler's
+   * `ctx.signal` is aborted and its late result is discarded. This timer is the only clock
+   * dispatch reads (tests fake it). Default: no limit.
+   */
+  readonly timeoutMs?: number;
 }
 
 function formatsOf(rep: Representation<unknown>): readonly Format[] {
@@ -235,6 +247,39 @@ function successReply(
   return { id, status, headers, body };
 }
 
+type Context = Parameters<AnyRoute["handle"]>[0];
+
+/** Runs the handler, bounded by `options.timeoutMs` when given. */
+async function callHandler(
+  def: AnyRoute,
+  options: DispatchOptions,
+  context: (signal: AbortSignal) => Context,
+): Promise<HandlerResult<unknown>> {
+  const { timeoutMs } = options;
+  if (timeoutMs === undefined) return await def.handle(context(options.signal ?? NEVER));
+  const controller = new AbortController();
+  const outer = options.signal;
+  const forward = () => controller.abort(outer?.reason);
+  outer?.addEventListener("abort", forward, { once: true });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const error = new HttpError(504, `The extension did not answer within ${timeoutMs} ms`);
+      controller.abort(error);
+      reject(error);
+    }, timeoutMs);
+  });
+  try {
+    // The handler's own promise may settle after the deadline: that late result is dropped.
+    const running = Promise.resolve().then(() => def.handle(context(controller.signal)));
+    running.catch(() => {});
+    return await Promise.race([running, expired]);
+  } finally {
+    clearTimeout(timer);
+    outer?.removeEventListener("abort", forward);
+  }
+}
+
 /**
  * Answers one request with the app's routes. Never throws: unknown path → 404, wrong method →
  * 405 with `Allow`, missing right → 403, nothing acceptable → 406, unsupported body → 415,
@@ -294,14 +339,14 @@ export async function dispatch(
       );
     }
     const body = decodeBody(route.def.consumes, req);
-    const result = await route.def.handle({
+    const result = await callHandler(route.def, options, (signal) => ({
       params,
       query: new URLSearchParams(req.queryString),
       body,
       security: req.security,
       request: req,
-      signal: options.signal ?? NEVER,
-    });
+      signal,
+    }));
     return { reply: successReply(req.id, route, negotiated, result ?? {}), route: template };
   } catch (e) {
     if (e instanceof HttpError) {

@@ -4,8 +4,15 @@
  * carries the decision out (publish and confirm, then ack; or reject without requeue).
  */
 
-import { compile, dispatch, type Outcome, undecodableReply } from "./dispatch.ts";
-import { type DecodeLimits, decodeRequest, encodeReply, EnvelopeError } from "./envelope.ts";
+import { compile, dispatch, errorReply, type Outcome, undecodableReply } from "./dispatch.ts";
+import {
+  type DecodeLimits,
+  decodeRequest,
+  encodeReply,
+  EnvelopeError,
+  type VcdRequest,
+} from "./envelope.ts";
+import { HttpError } from "./errors.ts";
 import type { Extension } from "./extension.ts";
 
 /** The parts of an AMQP message the service reads. */
@@ -15,6 +22,12 @@ export interface Delivery {
   readonly replyTo?: string | undefined;
   /** Application headers, as the broker delivered them. */
   readonly headers: Readonly<Record<string, unknown>>;
+  /** The broker's redelivered flag: an earlier delivery was not acked. */
+  readonly redelivered?: boolean;
+  /** The message's `timestamp` property in ms since the epoch, when the publisher set one. */
+  readonly timestamp?: number | undefined;
+  /** When this process received it, ms since the epoch (the adapter's clock). */
+  readonly receivedAt?: number;
 }
 
 /** Publish `body` to `exchange` with `routingKey` and `correlationId`, then ack. */
@@ -30,7 +43,17 @@ export interface ReplyDecision {
   readonly requestId: string;
   readonly method?: string;
   readonly outcome: Outcome;
+  /** Set when the handler did not run for this delivery, and why. */
+  readonly shortcut?: Shortcut;
 }
+
+/**
+ * Why a request was answered without running its handler: `busy` (429, too many in flight),
+ * `duplicate` (a redelivery of a request still being handled: it gets the same outcome),
+ * `replayed` (a redelivery of one answered recently: the same reply again), `expired` (a
+ * redelivery older than vCD's timeout: 504).
+ */
+export type Shortcut = "busy" | "duplicate" | "replayed" | "expired";
 
 /** No reply is possible: reject without requeue (dead-letter when configured). */
 export interface RejectDecision {
@@ -49,7 +72,16 @@ export interface Endpoint {
 }
 
 /** Options of {@linkcode endpoint}. */
-export interface EndpointOptions extends DecodeLimits {}
+export interface EndpointOptions extends DecodeLimits {
+  /** Handler time limit (504 past it); keep it below vCD's timeout. Default: none. */
+  readonly timeoutMs?: number;
+  /** Handlers running at once before new requests are answered 429 at once. Default: none. */
+  readonly maxInFlight?: number;
+  /** vCD's own timeout: a redelivered request older than this is answered 504 unhandled. Default 10,000. */
+  readonly vcdTimeoutMs?: number;
+  /** Completed replies remembered by request id, replayed to a redelivery. Default 1,024. */
+  readonly recentReplies?: number;
+}
 
 function text(value: unknown): string | undefined {
   if (typeof value === "string") return value;
@@ -74,6 +106,61 @@ function text(value: unknown): string | undefined {
  */
 export function endpoint(extension: Extension, options: EndpointOptions = {}): Endpoint {
   const app = compile(extension);
+  const vcdTimeoutMs = options.vcdTimeoutMs ?? 10_000;
+  const maxRecent = options.recentReplies ?? 1_024;
+  /** Requests being handled, by id: a redelivery of one waits for the same outcome. */
+  const handling = new Map<string, Promise<Outcome>>();
+  /** Recently answered requests, by id, oldest first (a Map keeps insertion order). */
+  const recent = new Map<string, Outcome>();
+  let running = 0;
+
+  function remember(id: string, outcome: Outcome): void {
+    recent.delete(id);
+    recent.set(id, outcome);
+    if (recent.size > maxRecent) recent.delete(recent.keys().next().value!);
+  }
+
+  async function run(
+    request: VcdRequest,
+    redelivered: boolean,
+    signal?: AbortSignal,
+  ): Promise<[Outcome, Shortcut?]> {
+    const accept = request.headers.get("accept");
+    const short = (status: number, message: string, headers?: Record<string, string>) => ({
+      reply: errorReply(
+        request.id,
+        accept,
+        new HttpError(status, message, headers ? { headers } : {}),
+      ),
+    });
+    const pending = handling.get(request.id);
+    if (pending) return [await pending, "duplicate"];
+    if (redelivered) {
+      const done = recent.get(request.id);
+      if (done) return [done, "replayed"];
+    }
+    if (options.maxInFlight !== undefined && running >= options.maxInFlight) {
+      return [
+        short(429, "The extension is busy; try again shortly", { "Retry-After": "1" }),
+        "busy",
+      ];
+    }
+    running++;
+    const dispatched = dispatch(app, request, {
+      ...(signal ? { signal } : {}),
+      ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+    });
+    handling.set(request.id, dispatched);
+    try {
+      const outcome = await dispatched;
+      remember(request.id, outcome);
+      return [outcome];
+    } finally {
+      running--;
+      handling.delete(request.id);
+    }
+  }
+
   return {
     extension,
     async handle(delivery: Delivery, signal?: AbortSignal): Promise<Decision> {
@@ -90,7 +177,7 @@ export function endpoint(extension: Extension, options: EndpointOptions = {}): E
         routingKey,
         correlationId: delivery.correlationId,
       } as const;
-      let request;
+      let request: VcdRequest;
       try {
         request = decodeRequest(delivery.content, options);
       } catch (e) {
@@ -103,22 +190,32 @@ export function endpoint(extension: Extension, options: EndpointOptions = {}): E
           outcome: { reply },
         };
       }
-      const outcome = await dispatch(app, request, signal ? { signal } : {});
+      const meta = { requestId: request.id, method: request.method };
+      let outcome: Outcome;
+      let shortcut: Shortcut | undefined;
+      const age = delivery.timestamp !== undefined && delivery.receivedAt !== undefined
+        ? delivery.receivedAt - delivery.timestamp
+        : undefined;
+      if (delivery.redelivered && age !== undefined && age > vcdTimeoutMs) {
+        // vCD has answered 504 already; running the handler now would only repeat side effects.
+        const error = new HttpError(
+          504,
+          `The request expired before it was handled (${Math.round(age)} ms old)`,
+        );
+        outcome = { reply: errorReply(request.id, request.headers.get("accept"), error) };
+        shortcut = "expired";
+      } else {
+        [outcome, shortcut] = await run(request, delivery.redelivered === true, signal);
+      }
       let body: Uint8Array;
       try {
         body = encodeReply(outcome.reply);
       } catch (e) {
         // Only a handler header that JSON cannot carry gets here; answer 500 all the same.
         const reply = { id: request.id, status: 500, headers: {}, body: "" };
-        return {
-          ...coordinates,
-          body: encodeReply(reply),
-          requestId: request.id,
-          method: request.method,
-          outcome: { reply, error: e },
-        };
+        return { ...coordinates, ...meta, body: encodeReply(reply), outcome: { reply, error: e } };
       }
-      return { ...coordinates, body, requestId: request.id, method: request.method, outcome };
+      return { ...coordinates, ...meta, body, outcome, ...(shortcut ? { shortcut } : {}) };
     },
   };
 }

@@ -250,6 +250,3 @@ export function vcdRequest(spec: RequestSpec = {}): VcdRequest {
     context: {},
   };
 }
-
-/** Another name for {@linkcode vcdRequest}, used by `tests/readme_test.ts`. */
-export const requestOf: (spec?: RequestSpec) => VcdRequest = vcdRequest;

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { compile, dispatch } from "../lib/dispatch.ts";
 import type { Extension } from "../lib/extension.ts";
-import { requestOf } from "./fixtures.ts";
+import { vcdRequest } from "./fixtures.ts";
 
 Deno.test("the README's ten-line handler answers in XML and JSON", async () => {
   const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
@@ -23,7 +23,7 @@ Deno.test("the README's ten-line handler answers in XML and JSON", async () => {
     const app = compile(ext);
     const xml = await dispatch(
       app,
-      requestOf({
+      vcdRequest({
         method: "GET",
         path: "/api/org/o1/hello",
         headers: { accept: "application/*+xml;version=36.0" },
@@ -37,7 +37,7 @@ Deno.test("the README's ten-line handler answers in XML and JSON", async () => {
     assert.match(xml.reply.body as string, /<Hello>hello, org o1<\/Hello>/);
     const json = await dispatch(
       app,
-      requestOf({
+      vcdRequest({
         method: "GET",
         path: "/api/org/o1/hello",
         headers: { accept: "application/json" },
