@@ -165,6 +165,7 @@ async function serve(options: ServeOptions, log: Logger, extra: Partial<Consumer
         method: decision.method,
         route: decision.outcome.route,
         status: decision.outcome.reply.status,
+        ...(decision.shortcut ? { shortcut: decision.shortcut } : {}),
         disposition,
         ms: Math.round(ms * 100) / 100,
         ...(decision.outcome.error === undefined

@@ -117,6 +117,14 @@ class Session {
 
   constructor(readonly model: ChannelModel, readonly consume: Channel, readonly log: Logger) {}
 
+  /** Closes the reply channel, then the consuming channel. */
+  async closeChannels(): Promise<void> {
+    const replies = this.#replies;
+    this.#replies = undefined;
+    if (replies) await replies.then((ch) => ch.close()).catch(() => {});
+    await this.consume.close().catch(() => {});
+  }
+
   replies(): Promise<ConfirmChannel> {
     if (this.#replies) return this.#replies;
     const created = this.model.createConfirmChannel().then((ch) => {
@@ -307,8 +315,10 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
     noDelay: true,
     clientProperties: { connection_name: "vcdext" },
     recovery: {
+      // Capped at 2 s, jitter included, so a restarted broker is used again within seconds;
+      // the jitter spreads the instances of a fleet apart.
       initialDelay: 200,
-      maxDelay: 5_000,
+      maxDelay: 2_000,
       factor: 2,
       jitter: 0.5,
       maxRetries: Infinity,
@@ -366,6 +376,9 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
           } catch { /* channel already gone: the broker requeues */ }
         }
       }
+      // Channels first: a channel's close waits for the broker's close-ok, so every ack queued
+      // on it has been sent; closing the connection straight away can overtake them.
+      if (s && !s.closed) await within(s.closeChannels(), 5_000, undefined);
       await within(model.close().catch(() => {}), 5_000, undefined);
       log.info({ drained }, "stopped");
     },
