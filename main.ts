@@ -19,7 +19,9 @@ import { compile } from "./lib/dispatch.ts";
 import type { Extension } from "./lib/extension.ts";
 import { createLogger, errorFields, LOG_LEVELS, type Logger, type LogLevel } from "./lib/log.ts";
 import { scrub } from "./lib/redact.ts";
+import { eventProcessor } from "./lib/events.ts";
 import { endpoint } from "./lib/service.ts";
+import { blockingTaskGateway, VcdClient } from "./lib/vcd.ts";
 import { extensions } from "./handlers/mod.ts";
 
 const VERSION = "0.1.0";
@@ -100,6 +102,15 @@ interface ServeOptions {
   deadLetterExchange?: string | undefined;
   queueType: "classic" | "quorum";
   deliveryLimit?: number | undefined;
+  notificationsExchange: string;
+  legacyNotificationsExchange?: string | undefined;
+  notificationsQueue: string;
+  vcdUrl?: string | undefined;
+  vcdUser?: string | undefined;
+  vcdToken?: string | undefined;
+  vcdCa?: string | undefined;
+  vcdInsecure?: boolean | undefined;
+  vcdApiVersion: string;
 }
 
 /** The `x-…` arguments the queue is declared with. */
@@ -117,11 +128,36 @@ function queueArguments(options: ServeOptions): Record<string, unknown> {
   return args;
 }
 
-function consumersFor(options: ServeOptions): ConsumerSpec[] {
-  const selected = selectExtensions(options.extension);
-  if (options.queue !== undefined && selected.length !== 1) {
+/** The vCD REST client from flags and env (password and token never from the command line). */
+async function vcdClientFrom(options: ServeOptions, log: Logger): Promise<VcdClient | undefined> {
+  if (!options.vcdUrl) return undefined;
+  const password = Deno.env.get("VCDEXT_VCD_PASSWORD");
+  if (!options.vcdToken && (!options.vcdUser || !password)) {
     throw new UsageError(
-      `--queue renames the queue of one extension, but ${selected.length} are served; add --extension NAME`,
+      "--vcd-url needs --vcd-user with VCDEXT_VCD_PASSWORD in the environment, or VCDEXT_VCD_TOKEN",
+    );
+  }
+  return new VcdClient({
+    baseUrl: options.vcdUrl,
+    apiVersion: options.vcdApiVersion,
+    ...(options.vcdToken ? { token: options.vcdToken } : {}),
+    ...(options.vcdUser && password ? { credentials: { user: options.vcdUser, password } } : {}),
+    ...(options.vcdCa ? { caCertPem: await Deno.readTextFile(options.vcdCa) } : {}),
+    ...(options.vcdInsecure ? { insecure: true } : {}),
+    log: log.child({ component: "vcd" }),
+  });
+}
+
+function consumersFor(
+  options: ServeOptions,
+  log: Logger,
+  vcd: VcdClient | undefined,
+): ConsumerSpec[] {
+  const selected = selectExtensions(options.extension);
+  const withRoutes = selected.filter((e) => e.routes.length > 0);
+  if (options.queue !== undefined && withRoutes.length !== 1) {
+    throw new UsageError(
+      `--queue renames the queue of one extension, but ${withRoutes.length} with routes are served; add --extension NAME`,
     );
   }
   if (options.handlerTimeoutMs >= options.vcdTimeoutMs) {
@@ -130,7 +166,7 @@ function consumersFor(options: ServeOptions): ConsumerSpec[] {
     );
   }
   const args = queueArguments(options);
-  return selected.map((extension) => {
+  const consumers: ConsumerSpec[] = withRoutes.map((extension) => {
     const ep = endpoint(extension, {
       maxEnvelopeBytes: options.maxEnvelopeBytes,
       maxBodyBytes: options.maxBodyBytes,
@@ -140,18 +176,45 @@ function consumersFor(options: ServeOptions): ConsumerSpec[] {
     });
     return {
       label: extension.name,
-      exchange: options.exchange,
       queue: options.queue ?? extension.routingKey,
-      routingKeys: [extension.routingKey],
+      bindings: [{
+        exchange: options.exchange,
+        type: "direct",
+        keys: [extension.routingKey],
+        declare: true,
+      }],
       queueArguments: args,
       handle: ep.handle,
     };
   });
+  const events = eventProcessor(selected, {
+    log: log.child({ component: "events" }),
+    gateway: vcd && options.vcdUrl ? blockingTaskGateway(vcd, options.vcdUrl) : undefined,
+    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+  });
+  const exchanges = [options.notificationsExchange, options.legacyNotificationsExchange]
+    .filter((x): x is string => !!x);
+  if (events.active && exchanges.length > 0) {
+    consumers.push({
+      label: "notifications",
+      queue: options.notificationsQueue,
+      bindings: exchanges.map((exchange) => ({
+        exchange,
+        type: "topic",
+        keys: events.bindingKeys,
+        declare: false,
+      })),
+      queueArguments: args,
+      handle: events.handle,
+    });
+  }
+  return consumers;
 }
 
-/** Starts the service and resolves with a function that stops it. */
+/** Starts the service; resolves with it once consuming. */
 async function serve(options: ServeOptions, log: Logger, extra: Partial<ConsumerSpec> = {}) {
-  const consumers = consumersFor(options).map((c) => ({ ...c, ...extra }));
+  const vcd = await vcdClientFrom(options, log);
+  const consumers = consumersFor(options, log, vcd).map((c) => ({ ...c, ...extra }));
   const service = await startService({
     url: options.amqpUrl,
     prefetch: options.prefetch,
@@ -174,7 +237,13 @@ async function serve(options: ServeOptions, log: Logger, extra: Partial<Consumer
       }, "request");
     },
   });
-  return service;
+  return {
+    inFlight: service.inFlight,
+    async stop(drainMs: number) {
+      await service.stop(drainMs);
+      vcd?.close();
+    },
+  };
 }
 
 function onSignals(stop: () => Promise<void>): void {
@@ -256,6 +325,49 @@ program
       "quorum only: deliveries before a message that keeps failing is dead-lettered",
     ).argParser(positiveInt("--delivery-limit")),
   )
+  .optionsGroup("Notifications:")
+  .addOption(
+    new Option(
+      "--notifications-exchange <name>",
+      "vCD's JSON notification exchange (topic); empty to disable",
+    ).default("vcd.notifications20"),
+  )
+  .addOption(
+    new Option(
+      "--legacy-notifications-exchange <name>",
+      "vCD's legacy XML notification exchange (AmqpExchange setting, e.g. systemExchange); default: off",
+    ),
+  )
+  .addOption(
+    new Option(
+      "--notifications-queue <name>",
+      "the service's own queue for notifications (shared by its instances)",
+    ).default("vcdext.notifications"),
+  )
+  .optionsGroup("vCD REST API (blocking tasks):")
+  .addOption(
+    new Option(
+      "--vcd-url <url>",
+      "cell URL, e.g. https://vcd.example.com; without it blocking tasks are not decided",
+    ),
+  )
+  .addOption(
+    new Option(
+      "--vcd-user <user>",
+      "system administrator, e.g. administrator@System; password in VCDEXT_VCD_PASSWORD",
+    ).env("VCDEXT_VCD_USER"),
+  )
+  .addOption(
+    new Option(
+      "--vcd-token <token>",
+      "a session/bearer token instead of user and password (prefer the env var)",
+    ).env("VCDEXT_VCD_TOKEN"),
+  )
+  .addOption(new Option("--vcd-ca <file>", "PEM CA bundle that signed the cell's certificate"))
+  .addOption(
+    new Option("--vcd-insecure", "do not verify the cell's certificate (explicit; for labs only)"),
+  )
+  .addOption(new Option("--vcd-api-version <v>", "vCloud API version to ask for").default("36.0"))
   .optionsGroup("Extensions:")
   .addOption(
     new Option("--extension <name...>", "serve only these extensions (default: all loaded)"),
@@ -397,6 +509,9 @@ program
         vcdTimeoutMs: 10_000,
         maxInFlight: 100,
         queueType: "classic",
+        notificationsExchange: "",
+        notificationsQueue: "",
+        vcdApiVersion: "36.0",
       },
       log,
       { queueArguments: { "x-expires": 60_000 } },

@@ -5,6 +5,7 @@
 
 import type { Extension } from "../lib/extension.ts";
 import ticketing from "./ticketing.ts";
+import vappPolicy from "./vapp_policy.ts";
 
 /** Every extension the binary serves, by name. */
-export const extensions: readonly Extension[] = [ticketing];
+export const extensions: readonly Extension[] = [ticketing, vappPolicy];

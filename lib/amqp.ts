@@ -20,16 +20,28 @@ import { errorFields, type Logger } from "./log.ts";
 import { scrub } from "./redact.ts";
 import type { Decision, Delivery, ReplyDecision } from "./service.ts";
 
+/** An exchange a consumer's queue is bound to. */
+export interface Binding {
+  readonly exchange: string;
+  readonly type: "direct" | "topic";
+  /** Routing keys (direct) or patterns (topic). */
+  readonly keys: readonly string[];
+  /**
+   * Declare the exchange (durable) when missing: true for the extension exchange, which the
+   * extension owns; false for vCD's notification exchanges, which vCD creates. A missing
+   * undeclared exchange is logged and skipped until the next (re)connect.
+   */
+  readonly declare: boolean;
+}
+
 /** One queue the service consumes. */
 export interface ConsumerSpec {
-  /** For logs: the extension's name. */
+  /** For logs: the extension's name, or `notifications`. */
   readonly label: string;
-  /** Direct exchange the cell publishes to; declared durable. */
-  readonly exchange: string;
   /** Queue to declare (durable) and consume. */
   readonly queue: string;
-  /** Routing keys binding the queue to the exchange. */
-  readonly routingKeys: readonly string[];
+  /** Where the queue's messages come from. */
+  readonly bindings: readonly Binding[];
   /** Extra `x-…` queue arguments (dead-lettering, queue type). */
   readonly queueArguments?: Readonly<Record<string, unknown>>;
   /** Turns a delivery into a decision; must not throw. */
@@ -44,9 +56,35 @@ export type Disposition =
   | "no-reply-exchange"
   | "channel-lost";
 
+/**
+ * TLS settings for `amqps://` URLs. The caller reads the files; this module only passes the
+ * bytes on. `insecure` skips verification of the broker's certificate: explicit, never implied.
+ */
+export interface AmqpTls {
+  /** PEM of the CA(s) that signed the broker's certificate (default: the system's). */
+  readonly ca?: string;
+  /** PEM client certificate and key, for brokers that require one (EXTERNAL or mutual TLS). */
+  readonly cert?: string;
+  readonly key?: string;
+  readonly insecure?: boolean;
+}
+
+/** Socket options for amqplib from {@linkcode AmqpTls}. */
+function socketOptions(tls: AmqpTls | undefined): Record<string, unknown> {
+  const options: Record<string, unknown> = { noDelay: true };
+  if (!tls) return options;
+  if (tls.ca !== undefined) options.ca = [tls.ca];
+  if (tls.cert !== undefined) options.cert = tls.cert;
+  if (tls.key !== undefined) options.key = tls.key;
+  if (tls.insecure) options.rejectUnauthorized = false;
+  return options;
+}
+
 /** Settings of {@linkcode startService}. */
 export interface ServiceConfig {
   readonly url: string;
+  /** TLS settings for `amqps://` URLs. */
+  readonly tls?: AmqpTls;
   readonly prefetch: number;
   readonly consumers: readonly ConsumerSpec[];
   readonly log: Logger;
@@ -86,6 +124,7 @@ function deliveryOf(msg: ConsumeMessage): Delivery {
     : undefined;
   return {
     content: msg.content,
+    routingKey: msg.fields.routingKey,
     correlationId: typeof p.correlationId === "string" ? p.correlationId : undefined,
     replyTo: typeof p.replyTo === "string" ? p.replyTo : undefined,
     headers: p.headers ?? {},
@@ -198,6 +237,10 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
   async function carryOut(s: Session, spec: ConsumerSpec, msg: ConsumeMessage): Promise<void> {
     const started = performance.now();
     const decision = await spec.handle(deliveryOf(msg), shutdown.signal);
+    if (decision.kind === "ack") {
+      settle(s, msg, "ack");
+      return;
+    }
     if (decision.kind === "reject") {
       log.warn(
         {
@@ -279,12 +322,22 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
     model.on("close", () => (s.closed = true));
     await consume.prefetch(config.prefetch);
     for (const spec of config.consumers) {
-      await consume.assertExchange(spec.exchange, "direct", { durable: true, autoDelete: false });
       await consume.assertQueue(spec.queue, {
         durable: true,
         ...(spec.queueArguments ? { arguments: { ...spec.queueArguments } } : {}),
       });
-      for (const key of spec.routingKeys) await consume.bindQueue(spec.queue, spec.exchange, key);
+      for (const b of spec.bindings) {
+        if (b.declare) {
+          await consume.assertExchange(b.exchange, b.type, { durable: true, autoDelete: false });
+        } else if (!(await s.exchangeExists(b.exchange))) {
+          log.warn(
+            { queue: spec.queue, exchange: b.exchange },
+            "exchange does not exist (yet); not bound until the next reconnect",
+          );
+          continue;
+        }
+        for (const key of b.keys) await consume.bindQueue(spec.queue, b.exchange, key);
+      }
     }
     await s.replies();
     if (stopping) return;
@@ -312,7 +365,7 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
 
   const retries = config.startupRetries ?? 5;
   const model: RecoveringChannelModel = await amqp.connect(config.url, {
-    noDelay: true,
+    ...socketOptions(config.tls),
     clientProperties: { connection_name: "vcdext" },
     recovery: {
       // Capped at 2 s, jitter included, so a restarted broker is used again within seconds;
@@ -387,6 +440,8 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
 
 /** Options of {@linkcode CellClient.connect}. */
 export interface CellOptions {
+  /** TLS settings for `amqps://` URLs. */
+  readonly tls?: AmqpTls;
   /** The cell's reply exchange (direct; declared by the cell, never by the service). */
   readonly replyExchange?: string;
 }
@@ -447,7 +502,7 @@ export class CellClient {
     let model: ChannelModel;
     try {
       model = await amqp.connect(url, {
-        noDelay: true,
+        ...socketOptions(options.tls),
         clientProperties: { connection_name: "vcdext-cell" },
       });
     } catch (e) {
@@ -530,6 +585,22 @@ export class CellClient {
     });
   }
 
+  /**
+   * Publishes a notification as a cell does: to a topic exchange, which the cell declares
+   * (durable) the way vCD creates `vcd.notifications20`.
+   */
+  async publishNotification(
+    exchange: string,
+    message: { routingKey: string; headers: Readonly<Record<string, string>>; body: Uint8Array },
+  ): Promise<void> {
+    await this.channel.assertExchange(exchange, "topic", { durable: true, autoDelete: false });
+    this.channel.publish(exchange, message.routingKey, toBuffer(message.body), {
+      headers: { ...message.headers },
+      contentType: message.body[0] === 0x3c ? "application/xml" : "application/json",
+      persistent: true,
+    });
+  }
+
   /** Publishes raw bytes with the given properties, expecting no reply (hostile-input tests). */
   publishRaw(exchange: string, routingKey: string, body: Uint8Array, props: Options.Publish): void {
     this.channel.publish(exchange, routingKey, toBuffer(body), props);
@@ -551,9 +622,9 @@ export class BrokerAdmin {
   }
 
   /** Connects without recovery. */
-  static async connect(url: string): Promise<BrokerAdmin> {
+  static async connect(url: string, tls?: AmqpTls): Promise<BrokerAdmin> {
     try {
-      return new BrokerAdmin(await amqp.connect(url, { noDelay: true }));
+      return new BrokerAdmin(await amqp.connect(url, socketOptions(tls)));
     } catch (e) {
       throw new Error(`Cannot connect to ${safeUrl(url)}: ${scrub((e as Error).message)}`);
     }

@@ -4,7 +4,10 @@
  * in `handlers/` import only from here, `errors.ts` and `xml.ts`.
  */
 
+import type { BlockingTask, Decision as BlockingDecision } from "./blocking.ts";
 import type { SecurityContext, VcdRequest } from "./envelope.ts";
+import type { Logger } from "./log.ts";
+import { compileTypePattern, type NotificationEvent } from "./notification.ts";
 import type { Format } from "./negotiate.ts";
 import type { XmlElement, XmlNode } from "./xml.ts";
 
@@ -92,6 +95,43 @@ export interface Route<S extends string, B, T> {
 // deno-lint-ignore no-explicit-any
 export type AnyRoute = Route<string, any, any>;
 
+/** What a notification handler or a blocking-task rule receives besides the event. */
+export interface EventContext {
+  /** A logger with the event id bound. */
+  readonly log: Logger;
+  /** Aborted on shutdown. */
+  readonly signal: AbortSignal;
+}
+
+/**
+ * A subscription to vCD notifications. Types are matched by pattern on the slash form:
+ * `*` is one segment, `**` any number; a short form such as `vapp/*` means
+ * `com/vmware/vcloud/event/vapp/*`.
+ */
+export interface Subscription {
+  /** Event type pattern(s). */
+  readonly type: string | readonly string[];
+  /** Only events whose operation succeeded (`true`) or failed (`false`). */
+  readonly operationSuccess?: boolean;
+  /** Only events about this entity kind, e.g. `vapp`, `vm`. */
+  readonly entityKind?: string;
+  /** Handles one event; a throw is retried (bounded), then the event is dead-lettered. */
+  handle(event: NotificationEvent, ctx: EventContext): void | Promise<void>;
+}
+
+/** What a blocking-task rule receives: the event that announced the task, and the context. */
+export interface BlockingContext extends EventContext {
+  readonly event: NotificationEvent;
+}
+
+/** Decides blocked vCD operations: resume, abort, fail, or ask for more time. */
+export interface BlockingTaskRule {
+  /** The blocked operation name(s), e.g. `vdcComposeVapp`. */
+  readonly operation: string | readonly string[];
+  /** The decision, from the blocking task as vCD describes it. */
+  decide(task: BlockingTask, ctx: BlockingContext): BlockingDecision | Promise<BlockingDecision>;
+}
+
 /** An extension module: one vCD extension service, one queue. */
 export interface Extension {
   /** Service name as registered in vCD. */
@@ -104,8 +144,12 @@ export interface Extension {
   readonly vendor?: string;
   /** One line for `vcdext routes` and registration. */
   readonly description?: string;
-  /** The API routes. */
+  /** The API routes (may be empty for an extension that only handles notifications). */
   readonly routes: readonly AnyRoute[];
+  /** Notification subscriptions, served from the service's notifications queue. */
+  readonly notifications?: readonly Subscription[];
+  /** Blocking-task rules, decided through vCD's REST API (needs `--vcd-url`). */
+  readonly blockingTasks?: readonly BlockingTaskRule[];
 }
 
 /**
@@ -188,6 +232,23 @@ export function defineExtension(def: Extension): Extension {
       if (!r.produces?.[f]) {
         throw new TypeError(`${where}: ${r.method} ${r.path} lists format ${f} without a form`);
       }
+    }
+  }
+  for (const sub of def.notifications ?? []) {
+    for (const pattern of typeof sub.type === "string" ? [sub.type] : sub.type) {
+      try {
+        compileTypePattern(pattern);
+      } catch (e) {
+        throw new TypeError(`${where}: ${(e as Error).message}`);
+      }
+    }
+  }
+  for (const rule of def.blockingTasks ?? []) {
+    const ops = typeof rule.operation === "string" ? [rule.operation] : rule.operation;
+    if (ops.length === 0 || ops.some((o) => !/^[A-Za-z][A-Za-z0-9_]*$/.test(o))) {
+      throw new TypeError(
+        `${where}: blocking-task operation names must be words like vdcComposeVapp`,
+      );
     }
   }
   return def;

@@ -18,6 +18,8 @@ import type { Extension } from "./extension.ts";
 /** The parts of an AMQP message the service reads. */
 export interface Delivery {
   readonly content: Uint8Array;
+  /** The routing key it was published with. */
+  readonly routingKey?: string;
   readonly correlationId?: string | undefined;
   readonly replyTo?: string | undefined;
   /** Application headers, as the broker delivered them. */
@@ -62,8 +64,13 @@ export interface RejectDecision {
   readonly reason: string;
 }
 
+/** Done, nothing to send (a notification that was handled or ignored): ack. */
+export interface AckDecision {
+  readonly kind: "ack";
+}
+
 /** What the adapter must do with a delivery. */
-export type Decision = ReplyDecision | RejectDecision;
+export type Decision = ReplyDecision | RejectDecision | AckDecision;
 
 /** An extension compiled for the service, with decoding limits. */
 export interface Endpoint {

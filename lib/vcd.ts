@@ -5,6 +5,8 @@
  * credential. One of the few adapter modules that touch the network and the clock.
  */
 
+import { actionRequest, type BlockingTask, type Decision, parseBlockingTask } from "./blocking.ts";
+import type { BlockingTaskGateway } from "./events.ts";
 import { type Logger, silentLogger } from "./log.ts";
 import { scrub } from "./redact.ts";
 import { parseXml } from "./xml.ts";
@@ -493,4 +495,31 @@ export class VcdClient {
     if (this.#session !== undefined) out.push(this.#session.value, this.#session.token);
     return out;
   }
+}
+
+/**
+ * The blocking-task gateway over a {@linkcode VcdClient}: fetches `BlockingTask` documents and
+ * posts decisions, following the task's own `Link`s on the cell.
+ */
+export function blockingTaskGateway(client: VcdClient, baseUrl: string): BlockingTaskGateway {
+  return {
+    async fetch(id: string): Promise<BlockingTask> {
+      const response = await client.request(
+        "GET",
+        `/api/admin/extension/blockingTask/${encodeURIComponent(id)}`,
+        {
+          expect: [200],
+        },
+      );
+      return parseBlockingTask(response.text);
+    },
+    async act(task: BlockingTask, decision: Decision): Promise<void> {
+      const r = actionRequest(task, decision, baseUrl);
+      await client.request(r.method, r.url, {
+        body: r.body,
+        contentType: r.contentType,
+        expect: [r.expect],
+      });
+    },
+  };
 }

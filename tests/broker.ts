@@ -60,9 +60,8 @@ export async function withService(
       log: createLogger("debug", { write: (line) => logs.push(line) }),
       consumers: [{
         label: extension.name,
-        exchange,
         queue,
-        routingKeys: [extension.routingKey],
+        bindings: [{ exchange, type: "direct", keys: [extension.routingKey], declare: true }],
         ...(options.queueArguments ? { queueArguments: options.queueArguments } : {}),
         handle: endpoint(extension, options).handle,
       }],

@@ -163,6 +163,8 @@ Deno.test("10,000 malformed envelopes: no crash, no 5xx, each answered 4xx or re
       counts.rejected++;
       continue;
     }
+    assert.equal(decision.kind, "reply", `case ${n} was acked without a reply`);
+    if (decision.kind !== "reply") continue;
     const reply = decodeReply(decision.body);
     assert.equal(reply.status, decision.outcome.reply.status);
     if (reply.status >= 400 && reply.status < 500) counts["4xx"]++;

@@ -22,6 +22,18 @@
  * normally is killed (SIGKILL) synchronously; a Deno process killed by a signal cannot do
  * that.
  *
+ * With `{ tls: true }` the node also speaks AMQP over TLS on a second port of 127.0.0.1. A
+ * throw-away CA, a server certificate for 127.0.0.1 and localhost and a client certificate are
+ * generated with `openssl` in the node's directory at start; the PEM strings are exposed:
+ *
+ * ```ts ignore
+ * await using broker = await startPrivateBroker({ tls: true });
+ * const admin = await BrokerAdmin.connect(broker.tlsUrl, { ca: broker.caPem });
+ * ```
+ *
+ * The node verifies a client certificate when one is presented (`verify_peer`) but does not
+ * require one (`fail_if_no_peer_cert = false`).
+ *
  * Erlang's port mapper (epmd) is shared by every node on the machine and is never killed
  * here. When none was running, the node (or `rabbitmqctl`) starts an `epmd -daemon` that
  * outlives it, as epmd always does.
@@ -77,14 +89,47 @@ export interface PrivateBroker {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
+/** What a node started with `{ tls: true }` has besides {@linkcode PrivateBroker}. */
+export interface PrivateBrokerTls {
+  /** `amqps://guest:guest@127.0.0.1:<tlsPort>`; the server certificate names IP 127.0.0.1. */
+  readonly tlsUrl: string;
+  /** The AMQPS port, on 127.0.0.1 only. */
+  readonly tlsPort: number;
+  /** PEM of the test CA that signed the server and the client certificate. */
+  readonly caPem: string;
+  /** PEM client certificate (CN `vcdext-test-client`) signed by the test CA, and its key. */
+  readonly clientCertPem: string;
+  readonly clientKeyPem: string;
+}
+
+/** A private node that also listens for AMQP over TLS. */
+export interface TlsPrivateBroker extends PrivateBroker, PrivateBrokerTls {}
+
 /** Options of {@linkcode startPrivateBroker}. */
 export interface PrivateBrokerOptions {
   /** AMQP port; a free one is picked when omitted. */
   readonly port?: number;
+  /** Also listen for AMQP over TLS on a free port (needs `openssl`); see the module docs. */
+  readonly tls?: boolean;
 }
 
-/** Whether a private node can be started here, and if not, why. */
-export function privateBrokerAvailable(): { ok: true } | { ok: false; reason: string } {
+/** Where `openssl` is on PATH, `undefined` when it is not. */
+function findOpenssl(): string | undefined {
+  for (const dir of (Deno.env.get("PATH") ?? "/usr/bin:/bin").split(":")) {
+    if (!dir) continue;
+    try {
+      const info = Deno.statSync(`${dir}/openssl`);
+      if (info.isFile && ((info.mode ?? 0o111) & 0o111) !== 0) return `${dir}/openssl`;
+    } catch { /* not here */ }
+  }
+  return undefined;
+}
+
+/** Whether a private node (with `{ tls: true }`: one with TLS) can be started here, and if
+ * not, why. */
+export function privateBrokerAvailable(
+  options: { readonly tls?: boolean } = {},
+): { ok: true } | { ok: false; reason: string } {
   if (Deno.build.os !== "linux") {
     return { ok: false, reason: `needs Linux (/proc), not ${Deno.build.os}` };
   }
@@ -100,21 +145,30 @@ export function privateBrokerAvailable(): { ok: true } | { ok: false; reason: st
       return { ok: false, reason: `${file} is missing (apt-get install rabbitmq-server)` };
     }
   }
+  if (options.tls && findOpenssl() === undefined) {
+    return { ok: false, reason: "openssl is not on PATH (apt-get install openssl)" };
+  }
   return { ok: true };
 }
 
-/** Starts a private node on free ports and resolves once it accepts AMQP connections. */
+/** Starts a private node on free ports and resolves once it accepts AMQP connections (and,
+ * with `{ tls: true }`, TLS handshakes on its AMQPS port). */
+export function startPrivateBroker(
+  options: PrivateBrokerOptions & { readonly tls: true },
+): Promise<TlsPrivateBroker>;
+export function startPrivateBroker(options?: PrivateBrokerOptions): Promise<PrivateBroker>;
 export async function startPrivateBroker(
   options: PrivateBrokerOptions = {},
 ): Promise<PrivateBroker> {
-  const available = privateBrokerAvailable();
+  const available = privateBrokerAvailable({ tls: options.tls ?? false });
   if (!available.ok) throw new Error(`Cannot start a private RabbitMQ node: ${available.reason}`);
   const port = options.port ?? freePort();
   if (options.port !== undefined && !isFree(port)) throw new Error(`port ${port} is in use`);
   const distPort = freePort(port);
+  const tlsPort = options.tls ? freePort(port, distPort) : undefined;
   const nodeName = `vcdextt${crypto.randomUUID().replaceAll("-", "").slice(0, 10)}@localhost`;
   const dir = await Deno.makeTempDir({ prefix: "vcdext-rabbitmq-" });
-  const broker = new Node(nodeName, port, distPort, dir);
+  const broker = new Node(nodeName, port, distPort, dir, tlsPort);
   try {
     await broker.init();
     await broker.launch();
@@ -134,10 +188,10 @@ function isFree(port: number): boolean {
   }
 }
 
-function freePort(other?: number): number {
+function freePort(...others: number[]): number {
   for (let i = 0; i < 200; i++) {
     const port = PORT_MIN + Math.floor(Math.random() * (PORT_MAX - PORT_MIN));
-    if (port !== other && isFree(port)) return port;
+    if (!others.includes(port) && isFree(port)) return port;
   }
   throw new Error(`no free port in ${PORT_MIN}–${PORT_MAX} after 200 tries`);
 }
@@ -231,8 +285,127 @@ interface Launched {
   exited: boolean;
 }
 
+/** The files `openssl` writes for a TLS node, relative to the node's directory. */
+const TLS_FILES = {
+  caKey: "tls/ca.key",
+  ca: "tls/ca.pem",
+  serverKey: "tls/server.key",
+  server: "tls/server.pem",
+  clientKey: "tls/client.key",
+  client: "tls/client.pem",
+} as const;
+
+/** Runs `openssl …args` in `cwd`; rejects with its output when it fails. */
+async function openssl(cwd: string, ...args: string[]): Promise<void> {
+  const out = await new Deno.Command("openssl", {
+    args,
+    cwd,
+    stdin: "null",
+    env: { OPENSSL_CONF: "/dev/null" }, // no site configuration: the same certificates everywhere
+  }).output();
+  if (!out.success) {
+    const dec = new TextDecoder();
+    throw new Error(
+      `openssl ${args.join(" ")} exited with ${out.code}: ${
+        (dec.decode(out.stderr) + dec.decode(out.stdout)).trim()
+      }`,
+    );
+  }
+}
+
+/** Generates the test CA, the server certificate (127.0.0.1, localhost) and the client
+ * certificate in `dir/tls`, valid for two days. */
+async function generateCertificates(dir: string): Promise<void> {
+  await Deno.mkdir(`${dir}/tls`);
+  const f = TLS_FILES;
+  const newKey = ["-newkey", "rsa:2048", "-nodes"];
+  await openssl(
+    dir,
+    "req",
+    "-x509",
+    ...newKey,
+    "-keyout",
+    f.caKey,
+    "-out",
+    f.ca,
+    "-days",
+    "2",
+    "-subj",
+    "/O=vcdext tests/CN=vcdext test CA",
+    "-addext",
+    "basicConstraints=critical,CA:TRUE",
+    "-addext",
+    "keyUsage=critical,keyCertSign,cRLSign",
+  );
+  const leaves = [
+    {
+      key: f.serverKey,
+      cert: f.server,
+      cn: "localhost",
+      ext: "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth",
+    },
+    {
+      key: f.clientKey,
+      cert: f.client,
+      cn: "vcdext-test-client",
+      ext: "extendedKeyUsage=clientAuth",
+    },
+  ];
+  for (const leaf of leaves) {
+    const csr = `${leaf.cert}.csr`;
+    const ext = `${leaf.cert}.ext`;
+    await Deno.writeTextFile(
+      `${dir}/${ext}`,
+      `basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n${leaf.ext}\n`,
+    );
+    await openssl(
+      dir,
+      "req",
+      ...newKey,
+      "-keyout",
+      leaf.key,
+      "-out",
+      csr,
+      "-subj",
+      `/O=vcdext tests/CN=${leaf.cn}`,
+    );
+    const serial = `0x${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`;
+    await openssl(
+      dir,
+      "x509",
+      "-req",
+      "-in",
+      csr,
+      "-CA",
+      f.ca,
+      "-CAkey",
+      f.caKey,
+      "-set_serial",
+      serial,
+      "-days",
+      "2",
+      "-sha256",
+      "-extfile",
+      ext,
+      "-out",
+      leaf.cert,
+    );
+  }
+}
+
+/** The TLS settings of a node: port and PEMs. */
+interface TlsMaterial {
+  readonly port: number;
+  readonly caPem: string;
+  readonly clientCertPem: string;
+  readonly clientKeyPem: string;
+}
+
 class Node implements PrivateBroker {
   readonly url: string;
+  /** Set by {@linkcode init} when the node was asked for TLS. */
+  #tls: TlsMaterial | undefined;
+  readonly #tlsPort: number | undefined;
   #proc: Launched | undefined;
   #stopping: Promise<void> | undefined;
   readonly #onUnload = () => this.#killSync();
@@ -242,8 +415,31 @@ class Node implements PrivateBroker {
     readonly port: number,
     readonly distPort: number,
     readonly dir: string,
+    tlsPort?: number,
   ) {
     this.url = `amqp://guest:guest@127.0.0.1:${port}`;
+    this.#tlsPort = tlsPort;
+  }
+
+  #tlsOnly(): TlsMaterial {
+    if (!this.#tls) throw new Error(`private RabbitMQ node ${this.nodeName} has no TLS listener`);
+    return this.#tls;
+  }
+
+  get tlsPort(): number {
+    return this.#tlsOnly().port;
+  }
+  get tlsUrl(): string {
+    return `amqps://guest:guest@127.0.0.1:${this.#tlsOnly().port}`;
+  }
+  get caPem(): string {
+    return this.#tlsOnly().caPem;
+  }
+  get clientCertPem(): string {
+    return this.#tlsOnly().clientCertPem;
+  }
+  get clientKeyPem(): string {
+    return this.#tlsOnly().clientKeyPem;
   }
 
   /** Everything the node and `rabbitmqctl` see: nothing inherited but PATH. */
@@ -274,7 +470,27 @@ class Node implements PrivateBroker {
     await Deno.mkdir(`${d}/log`);
     await Deno.mkdir(`${d}/mnesia`);
     await Deno.writeTextFile(`${d}/enabled_plugins`, "[].\n");
-    await Deno.writeTextFile(`${d}/rabbitmq.conf`, "log.file.level = info\n");
+    let conf = "log.file.level = info\n";
+    if (this.#tlsPort !== undefined) {
+      await generateCertificates(d);
+      const f = TLS_FILES;
+      conf += [
+        `listeners.ssl.default = 127.0.0.1:${this.#tlsPort}`,
+        `ssl_options.cacertfile = ${d}/${f.ca}`,
+        `ssl_options.certfile = ${d}/${f.server}`,
+        `ssl_options.keyfile = ${d}/${f.serverKey}`,
+        "ssl_options.verify = verify_peer",
+        "ssl_options.fail_if_no_peer_cert = false",
+        "",
+      ].join("\n");
+      this.#tls = {
+        port: this.#tlsPort,
+        caPem: await Deno.readTextFile(`${d}/${f.ca}`),
+        clientCertPem: await Deno.readTextFile(`${d}/${f.client}`),
+        clientKeyPem: await Deno.readTextFile(`${d}/${f.clientKey}`),
+      };
+    }
+    await Deno.writeTextFile(`${d}/rabbitmq.conf`, conf);
     await Deno.writeTextFile(`${d}/advanced.config`, "[].\n");
     await Deno.writeTextFile(`${d}/rabbitmq-env.conf`, "# private test node: no settings\n");
   }
@@ -344,12 +560,13 @@ class Node implements PrivateBroker {
         try {
           const admin = await deadline(connecting, 5_000, "AMQP handshake timed out");
           await admin.close();
-          return;
         } catch (e) {
           // A handshake that completes after the deadline must not leak its connection.
           connecting.then((a) => a.close(), () => {});
           throw e;
         }
+        if (this.#tls) await this.#tlsHandshake(this.#tls);
+        return;
       } catch (e) {
         last = (e as Error).message;
       }
@@ -358,6 +575,30 @@ class Node implements PrivateBroker {
     throw new Error(
       `private RabbitMQ node ${this.nodeName} not ready on port ${this.port} within ${READY_MS} ms (last: ${last})\n${this.#logTail()}`,
     );
+  }
+
+  /** One TLS handshake with the AMQPS port, verifying the server against the test CA (Deno's
+   * own TLS, not amqplib's, so that a bad node configuration is told apart from a client
+   * problem). */
+  async #tlsHandshake(tls: TlsMaterial): Promise<void> {
+    const connecting = Deno.connectTls({
+      hostname: "127.0.0.1",
+      port: tls.port,
+      caCerts: [tls.caPem],
+    });
+    let conn: Deno.TlsConn | undefined;
+    try {
+      conn = await deadline(connecting, 2_000, `TLS connect to port ${tls.port} timed out`);
+      await deadline(conn.handshake(), 5_000, `TLS handshake on port ${tls.port} timed out`);
+    } catch (e) {
+      // A connection that completes after the deadline must not leak.
+      if (!conn) connecting.then((c) => c.close(), () => {}).catch(() => {});
+      throw new Error(`TLS port ${tls.port}: ${(e as Error).message}`);
+    } finally {
+      try {
+        conn?.close();
+      } catch { /* already closed */ }
+    }
   }
 
   /** Waits until nothing accepts TCP on the port, for at most `ms`. */

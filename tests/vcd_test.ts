@@ -17,7 +17,7 @@ import {
   MEDIA,
   startFakeVcd,
   VMEXT_NS,
-} from "./fake_vcd.ts";
+} from "../lib/fake_vcd.ts";
 
 const TASK_PATH = "/api/admin/extension/blockingTask/bt-1";
 

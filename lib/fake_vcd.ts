@@ -1,5 +1,6 @@
 /**
- * @module A local fake of vCD's REST API for tests (Deno.serve on 127.0.0.1, random port):
+ * @module The simulated cell's REST side, for `vcdext demo` and the tests: a local fake of vCD's
+ * REST API (Deno.serve on 127.0.0.1, random port), one of the few network adapters in lib/:
  * sessions with Basic auth, the session token on every request, blocking tasks and their
  * actions, and a minimal extension-service registry. It checks what a real cell checks
  * (credentials, token, `Accept` version, `Content-Type`, required `Message`) and records
@@ -20,8 +21,8 @@
  * | `POST\|GET /api/admin/extension/service/<id>/rights` | 201 `Right` named `<namespace>:<name>` / 200 `RightReferences` |
  */
 
-import { child, childrenNamed, el, parseXml, renderXml, type XmlElement } from "../lib/xml.ts";
-import type { XmlNode } from "../lib/xml.ts";
+import { child, childrenNamed, el, parseXml, renderXml, type XmlElement } from "./xml.ts";
+import type { XmlNode } from "./xml.ts";
 
 /** The vCloud namespace. */
 export const VCLOUD_NS = "http://www.vmware.com/vcloud/v1.5";
@@ -153,7 +154,14 @@ export interface FakeVcd {
   /** Tokens issued so far (including revoked ones). */
   readonly issuedTokens: string[];
   /** Adds an active blocking task; `owner` is the owning task's href (rendered as `Link rel="up"`). */
-  addBlockingTask(id: string, task: { operation: string; owner?: string }): void;
+  addBlockingTask(
+    id: string,
+    task: {
+      operation: string;
+      owner?: string;
+      target?: { name: string; href: string; type?: string };
+    },
+  ): void;
   /** Issues a valid token without a login, for bearer-token clients. */
   issueToken(): string;
   close(): Promise<void>;
@@ -162,6 +170,8 @@ export interface FakeVcd {
 interface TaskState {
   operation: string;
   owner: string | undefined;
+  /** The object the blocked operation works on (rendered as `TaskOwner`). */
+  target: { name: string; href: string; type?: string } | undefined;
   status: "active" | "resumed" | "aborted" | "failed";
   readonly createdTime: string;
   timeoutMs: number;
@@ -323,15 +333,28 @@ export async function startFakeVcd(options: FakeVcdOptions = {}): Promise<FakeVc
         type: MEDIA.blockingTask,
       },
       ...actions,
+      t.target === undefined ? null : el("vmext:TaskOwner", {
+        name: t.target.name,
+        href: t.target.href,
+        type: t.target.type ?? "application/vnd.vmware.vcloud.vApp+xml",
+      }),
       t.owner === undefined
         ? null
         : el("Link", { rel: "up", href: t.owner, type: "application/vnd.vmware.vcloud.task+xml" }),
     ));
   };
-  const addBlockingTask = (id: string, task: { operation: string; owner?: string }): void => {
+  const addBlockingTask = (
+    id: string,
+    task: {
+      operation: string;
+      owner?: string;
+      target?: { name: string; href: string; type?: string };
+    },
+  ): void => {
     const state: TaskState = {
       operation: task.operation,
       owner: task.owner,
+      target: task.target,
       status: "active",
       createdTime: new Date().toISOString(),
       timeoutMs: 3_600_000,

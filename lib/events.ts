@@ -1,0 +1,239 @@
+/**
+ * @module Notifications and blocking tasks: decodes each message from the notifications queue,
+ * runs the loaded extensions' matching subscriptions, and decides blocking tasks through a
+ * gateway to vCD's REST API. Pure apart from the injected gateway and `sleep`.
+ *
+ * Failure policy: a subscription handler or a `decide` that throws is retried in process
+ * (`retries` more attempts, backing off 100 ms, 200 ms, …); if it still fails, the event is
+ * rejected without requeue, so the broker dead-letters it when the notifications queue has a
+ * dead-letter exchange and drops it otherwise, with one error log line naming the event id.
+ * An event no subscription matches is acked. Requeueing was rejected: a classic queue cannot
+ * count redeliveries, so a failing handler would loop.
+ */
+
+import type { BlockingTask, Decision as BlockingDecision } from "./blocking.ts";
+import { blockingTaskId } from "./blocking.ts";
+import type { Extension } from "./extension.ts";
+import { errorFields, type Logger } from "./log.ts";
+import {
+  bindingKeyFor,
+  compileTypePattern,
+  decodeNotification,
+  type NotificationEvent,
+} from "./notification.ts";
+import type { Decision, Delivery } from "./service.ts";
+
+/** The slash-form type of the event that announces a blocking task. */
+export const BLOCKING_TASK_CREATE = "com/vmware/vcloud/event/blockingtask/create";
+
+/** How blocking tasks are read and decided: vCD's REST API, behind an interface. */
+export interface BlockingTaskGateway {
+  /** `GET /api/admin/extension/blockingTask/<id>`. */
+  fetch(id: string): Promise<BlockingTask>;
+  /** Posts the decision (following the task's links). */
+  act(task: BlockingTask, decision: BlockingDecision): Promise<void>;
+}
+
+/** Options of {@linkcode eventProcessor}. */
+export interface EventOptions {
+  readonly log: Logger;
+  /** Needed only when an extension declares blocking-task rules. */
+  readonly gateway?: BlockingTaskGateway | undefined;
+  /** Further attempts after a handler throws; default 2. */
+  readonly retries?: number;
+  /** Waits between attempts; inject a fake in tests. */
+  readonly sleep: (ms: number) => Promise<void>;
+  /** Called once per event with what happened to it (for metrics). */
+  readonly onEvent?: (type: string, outcome: EventOutcome) => void;
+  /** Called once per blocking-task decision carried out. */
+  readonly onDecision?: (action: string) => void;
+}
+
+/** What became of one notification. */
+export type EventOutcome = "handled" | "ignored" | "failed" | "undecodable";
+
+/** Processes the notifications queue for a set of extensions. */
+export interface EventProcessor {
+  /** Topic binding keys covering every subscription and blocking-task rule, deduplicated. */
+  readonly bindingKeys: readonly string[];
+  /** Whether any loaded extension subscribes to anything. */
+  readonly active: boolean;
+  /** Handles one delivery from the notifications queue; never throws. */
+  handle(delivery: Delivery, signal: AbortSignal): Promise<Decision>;
+}
+
+interface CompiledSubscription {
+  readonly extension: string;
+  readonly matches: (event: NotificationEvent) => boolean;
+  readonly handle: (
+    event: NotificationEvent,
+    ctx: { log: Logger; signal: AbortSignal },
+  ) => void | Promise<void>;
+}
+
+const list = <T>(v: T | readonly T[]): readonly T[] => (Array.isArray(v) ? v : [v as T]);
+
+/**
+ * Compiles the extensions' subscriptions and blocking-task rules into one processor.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { eventProcessor } from "./events.ts";
+ * import { defineExtension } from "./extension.ts";
+ * import { silentLogger } from "./log.ts";
+ * const seen: string[] = [];
+ * const ext = defineExtension({ name: "audit", namespace: "x", routingKey: "audit", routes: [],
+ *   notifications: [{ type: "vapp/*", handle: (e) => void seen.push(e.type) }] });
+ * const p = eventProcessor([ext], { log: silentLogger, sleep: async () => {} });
+ * assert.deepEqual(p.bindingKeys, ["*.*.*.*.com.vmware.vcloud.event.vapp.*.#"]);
+ * const body = new TextEncoder().encode(JSON.stringify({ eventId: "e1", type: "com/vmware/vcloud/event/vapp/create" }));
+ * const d = await p.handle({ content: body, routingKey: "", headers: {} }, new AbortController().signal);
+ * assert.equal(d.kind, "ack");
+ * assert.deepEqual(seen, ["com/vmware/vcloud/event/vapp/create"]);
+ * ```
+ */
+export function eventProcessor(
+  extensions: readonly Extension[],
+  options: EventOptions,
+): EventProcessor {
+  const { log } = options;
+  const retries = options.retries ?? 2;
+  const subscriptions: CompiledSubscription[] = [];
+  const keys = new Set<string>();
+  const rules: {
+    extension: string;
+    operations: ReadonlySet<string>;
+    rule: NonNullable<Extension["blockingTasks"]>[number];
+  }[] = [];
+  for (const ext of extensions) {
+    for (const sub of ext.notifications ?? []) {
+      const patterns = list(sub.type).map((p) => {
+        keys.add(bindingKeyFor(p));
+        return compileTypePattern(p);
+      });
+      subscriptions.push({
+        extension: ext.name,
+        matches: (e) =>
+          patterns.some((m) => m(e.type)) &&
+          (sub.operationSuccess === undefined || e.operationSuccess === sub.operationSuccess) &&
+          (sub.entityKind === undefined ||
+            e.entityKind.toLowerCase() === sub.entityKind.toLowerCase()),
+        handle: sub.handle.bind(sub),
+      });
+    }
+    for (const rule of ext.blockingTasks ?? []) {
+      keys.add(bindingKeyFor(BLOCKING_TASK_CREATE));
+      rules.push({ extension: ext.name, operations: new Set(list(rule.operation)), rule });
+    }
+  }
+
+  /** Runs `fn` with bounded retries; true when it finally succeeded. */
+  async function attempt(what: string, fields: object, fn: () => unknown): Promise<boolean> {
+    for (let n = 0; n <= retries; n++) {
+      try {
+        await fn();
+        return true;
+      } catch (e) {
+        const last = n === retries;
+        log[last ? "error" : "warn"](
+          { ...fields, attempt: n + 1, err: errorFields(e) },
+          last ? `${what} failed ${n + 1} times; giving up` : `${what} failed; retrying`,
+        );
+        if (!last) await options.sleep(100 * 2 ** n);
+      }
+    }
+    return false;
+  }
+
+  async function blockingTask(
+    event: NotificationEvent,
+    signal: AbortSignal,
+  ): Promise<boolean | undefined> {
+    if (rules.length === 0 || event.type !== BLOCKING_TASK_CREATE) return undefined;
+    const byName = event.taskName ? rules.filter((r) => r.operations.has(event.taskName!)) : rules;
+    if (byName.length === 0) return undefined; // some other extension's operation
+    const fields = { eventId: event.id, blockingTask: event.entity, operation: event.taskName };
+    if (!options.gateway) {
+      log.error(
+        fields,
+        "a blocking task needs a decision but no vCD REST API is configured (--vcd-url)",
+      );
+      return false;
+    }
+    const gateway = options.gateway;
+    let id: string;
+    try {
+      id = blockingTaskId(event.entity || event.task || "");
+    } catch (e) {
+      log.error({ ...fields, err: errorFields(e) }, "blocking-task event without a usable task id");
+      return false;
+    }
+    let task: BlockingTask | undefined;
+    if (
+      !(await attempt(
+        "fetching the blocking task",
+        fields,
+        async () => (task = await gateway.fetch(id)),
+      ))
+    ) {
+      return false;
+    }
+    const operation = task!.operation ?? event.taskName;
+    const match = rules.find((r) => operation !== undefined && r.operations.has(operation));
+    if (!match) return undefined;
+    const ctx = { log: log.child({ eventId: event.id, blockingTask: id }), signal, event };
+    return await attempt(
+      "deciding the blocking task",
+      { ...fields, extension: match.extension },
+      async () => {
+        const decision = await match.rule.decide(task!, ctx);
+        await gateway.act(task!, decision);
+        options.onDecision?.(decision.action);
+        log.info(
+          { ...fields, extension: match.extension, action: decision.action },
+          "blocking task decided",
+        );
+      },
+    );
+  }
+
+  return {
+    bindingKeys: [...keys],
+    active: keys.size > 0,
+    async handle(delivery: Delivery, signal: AbortSignal): Promise<Decision> {
+      let event: NotificationEvent;
+      try {
+        event = decodeNotification({
+          body: delivery.content,
+          routingKey: delivery.routingKey ?? "",
+          headers: { ...delivery.headers },
+        });
+      } catch (e) {
+        options.onEvent?.("", "undecodable");
+        return { kind: "reject", reason: `undecodable notification: ${(e as Error).message}` };
+      }
+      let handled = false;
+      let failed = false;
+      for (const sub of subscriptions) {
+        if (!sub.matches(event)) continue;
+        handled = true;
+        const ctx = { log: log.child({ eventId: event.id, extension: sub.extension }), signal };
+        const fields = { eventId: event.id, type: event.type, extension: sub.extension };
+        if (!(await attempt("notification handler", fields, () => sub.handle(event, ctx)))) {
+          failed = true;
+        }
+      }
+      const decided = await blockingTask(event, signal);
+      if (decided !== undefined) {
+        handled = true;
+        if (!decided) failed = true;
+      }
+      const outcome: EventOutcome = failed ? "failed" : handled ? "handled" : "ignored";
+      options.onEvent?.(event.type, outcome);
+      return failed
+        ? { kind: "reject", reason: `event ${event.id || "(no id)"} of type ${event.type} failed` }
+        : { kind: "ack" };
+    },
+  };
+}
