@@ -20,6 +20,8 @@ import type { Extension } from "./lib/extension.ts";
 import { createLogger, errorFields, LOG_LEVELS, type Logger, type LogLevel } from "./lib/log.ts";
 import { scrub } from "./lib/redact.ts";
 import { eventProcessor } from "./lib/events.ts";
+import { startFakeVcd } from "./lib/fake_vcd.ts";
+import { jsonNotificationExample } from "./lib/notification.ts";
 import { endpoint } from "./lib/service.ts";
 import { blockingTaskGateway, VcdClient } from "./lib/vcd.ts";
 import { extensions } from "./handlers/mod.ts";
@@ -485,22 +487,32 @@ program
 program
   .command("demo")
   .description(
-    "start the service, send a handful of requests as a cell in XML and JSON, print them, stop",
+    "start the service and a fake vCD REST API, play a cell: requests in XML and JSON, a " +
+      "notification and a blocking task; print each exchange, stop",
   )
   .addOption(amqpUrlOption())
-  .addOption(logLevelOption().default("warn" as LogLevel))
   .action(async (options) => {
-    const log = createLogger(options.logLevel, stderrSink);
+    const id = crypto.randomUUID().slice(0, 8);
     const exchange = "vcdext.demo";
-    const queue = `vcdext.demo.${crypto.randomUUID().slice(0, 8)}`;
-    const ticketing = extensions.find((e) => e.name === "gcp-ticketing");
-    if (!ticketing) throw new UsageError("the demo needs the gcp-ticketing extension");
+    const queue = `vcdext.demo.${id}`;
+    const notifications = "vcdext.demo.notifications";
+    // Warnings go to stderr; the audit line the vApp policy logs is shown as part of the demo.
+    const audit: string[] = [];
+    const log = createLogger("info", {
+      write(line: string) {
+        if (line.includes('"audit":"vapp"')) audit.push(line.trim());
+        else if (/"level":"(warn|error)"/.test(line)) stderrSink.write(line);
+      },
+    });
+    const vcd = await startFakeVcd();
+    const cell = await CellClient.connect(options.amqpUrl);
+    await cell.declareNotificationExchange(notifications); // vCD creates it, not vcdext
     const service = await serve(
       {
         amqpUrl: options.amqpUrl,
         exchange,
         queue,
-        extension: [ticketing.name],
+        extension: ["gcp-ticketing", "vapp-policy"],
         prefetch: 16,
         drainMs: 2000,
         maxEnvelopeBytes: 1_048_576,
@@ -509,71 +521,121 @@ program
         vcdTimeoutMs: 10_000,
         maxInFlight: 100,
         queueType: "classic",
-        notificationsExchange: "",
-        notificationsQueue: "",
+        notificationsExchange: notifications,
+        notificationsQueue: `${queue}.notifications`,
+        vcdUrl: vcd.url,
+        vcdToken: vcd.issueToken(),
         vcdApiVersion: "36.0",
       },
       log,
       { queueArguments: { "x-expires": 60_000 } },
     );
-    const cell = await CellClient.connect(options.amqpUrl);
-    const base = `/api/org/${SAMPLE.orgId}/ticketing`;
-    const xml = "application/*+xml;version=36.0";
-    const json = "application/*+json;version=36.0";
-    const steps: CellRequest[] = [
-      {
-        method: "POST",
-        path: base,
-        headers: {
-          Accept: json,
-          "Content-Type": "application/json",
-          Authorization: "Bearer eyJhbGciOiJub25lIn0.demo.token",
-        },
-        body: '{"message":"disk is full"}',
-      },
-      {
-        method: "POST",
-        path: base,
-        headers: { Accept: xml, "Content-Type": "application/vnd.example.ticket+xml" },
-        body: "<Ticket><Message>VPN &amp; DNS down</Message></Ticket>",
-      },
-      { method: "GET", path: base, headers: { Accept: xml } },
-      {
-        method: "PUT",
-        path: `${base}/1`,
-        headers: { Accept: json, "Content-Type": "application/json" },
-        body: '{"status":"closed"}',
-      },
-      {
-        method: "GET",
-        path: `${base}?status=open`,
-        headers: { Accept: "application/json;q=0.5, application/xml" },
-      },
-      { method: "DELETE", path: `${base}/1`, headers: { Accept: json } },
-      { method: "GET", path: `${base}/1`, headers: { Accept: xml } },
-      {
-        method: "GET",
-        path: `/api/org/00000000-0000-4000-8000-000000000000/ticketing`,
-        headers: { Accept: json },
-      },
-      { method: "PATCH", path: `${base}/2`, headers: { Accept: json } },
-      { method: "GET", path: base, headers: { Accept: "text/html" } },
-    ];
     try {
-      console.log(`vcdext demo: serving gcp-ticketing on exchange ${exchange}, queue ${queue}\n`);
-      for (const step of steps) {
+      console.log(`vcdext demo: gcp-ticketing on exchange ${exchange}, queue ${queue}\n`);
+      for (const step of demoRequests()) {
         const started = performance.now();
-        const raw = await cell.send(exchange, ticketing.routingKey, buildRequest(step), {
+        const raw = await cell.send(exchange, "gcp-ticketing", buildRequest(step), {
           timeoutMs: 5000,
         });
         console.log(describeExchange(step, decodeReply(raw), performance.now() - started) + "\n");
       }
-      console.log("demo done: every request above went through the broker and back.");
+
+      console.log(
+        `vapp-policy on ${notifications}, queue ${queue}.notifications, vCD at ${vcd.url}\n`,
+      );
+      const vappCreated = jsonNotificationExample({
+        eventId: `demo-${id}-1`,
+        type: "com/vmware/vcloud/event/vapp/create",
+        entity: "urn:vcloud:vapp:3f2e0000-0000-4000-8000-000000000001",
+        task: undefined,
+        taskOwner: undefined,
+        taskName: undefined,
+      });
+      await cell.publishNotification(notifications, vappCreated);
+      console.log(`→ notification ${vappCreated.routingKey}`);
+      await waitUntil(() => audit.length > 0, 5000);
+      console.log(`← audit line: ${audit[0]}\n`);
+
+      for (const [task, name] of [["bt-1", "prod-billing-api"], ["bt-2", "My Test vApp"]]) {
+        vcd.addBlockingTask(task!, {
+          operation: "vdcComposeVapp",
+          target: { name: name!, href: `${vcd.url}/api/vApp/vapp-${task}` },
+        });
+        const blocked = jsonNotificationExample({
+          eventId: `demo-${id}-${task}`,
+          entity: `urn:vcloud:blockingTask:${task}`,
+        });
+        await cell.publishNotification(notifications, blocked);
+        console.log(`→ notification ${blocked.routingKey}  (vApp "${name}" is being composed)`);
+        await waitUntil(() => vcd.taskActions.some((a) => a.id === task), 5000);
+        const action = vcd.taskActions.find((a) => a.id === task)!;
+        console.log(
+          `← vCD received POST /api/admin/extension/blockingTask/${task}/action/${action.action}: ` +
+            `"${action.message}"\n`,
+        );
+      }
+      console.log("demo done: every exchange above went through the broker and back.");
     } finally {
       await cell.close();
       await service.stop(2000);
+      await vcd.close();
     }
   });
+
+/** Polls `predicate` every 20 ms; throws after `ms`. */
+async function waitUntil(predicate: () => boolean, ms: number): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!predicate()) {
+    if (performance.now() > deadline) throw new Error(`the demo waited ${ms} ms in vain`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** The ticketing requests the demo sends, in XML and JSON, including errors. */
+function demoRequests(): CellRequest[] {
+  const base = `/api/org/${SAMPLE.orgId}/ticketing`;
+  const xml = "application/*+xml;version=36.0";
+  const json = "application/*+json;version=36.0";
+  return [
+    {
+      method: "POST",
+      path: base,
+      headers: {
+        Accept: json,
+        "Content-Type": "application/json",
+        Authorization: "Bearer eyJhbGciOiJub25lIn0.demo.token",
+      },
+      body: '{"message":"disk is full"}',
+    },
+    {
+      method: "POST",
+      path: base,
+      headers: { Accept: xml, "Content-Type": "application/vnd.example.ticket+xml" },
+      body: "<Ticket><Message>VPN &amp; DNS down</Message></Ticket>",
+    },
+    { method: "GET", path: base, headers: { Accept: xml } },
+    {
+      method: "PUT",
+      path: `${base}/1`,
+      headers: { Accept: json, "Content-Type": "application/json" },
+      body: '{"status":"closed"}',
+    },
+    {
+      method: "GET",
+      path: `${base}?status=open`,
+      headers: { Accept: "application/json;q=0.5, application/xml" },
+    },
+    { method: "DELETE", path: `${base}/1`, headers: { Accept: json } },
+    { method: "GET", path: `${base}/1`, headers: { Accept: xml } },
+    {
+      method: "GET",
+      path: `/api/org/00000000-0000-4000-8000-000000000000/ticketing`,
+      headers: { Accept: json },
+    },
+    { method: "PATCH", path: `${base}/2`, headers: { Accept: json } },
+    { method: "GET", path: base, headers: { Accept: "text/html" } },
+  ];
+}
 
 try {
   await program.parseAsync(process.argv);

@@ -585,6 +585,11 @@ export class CellClient {
     });
   }
 
+  /** Declares a notification exchange (topic, durable) as vCD does. */
+  async declareNotificationExchange(exchange: string): Promise<void> {
+    await this.channel.assertExchange(exchange, "topic", { durable: true, autoDelete: false });
+  }
+
   /**
    * Publishes a notification as a cell does: to a topic exchange, which the cell declares
    * (durable) the way vCD creates `vcd.notifications20`.
@@ -593,7 +598,7 @@ export class CellClient {
     exchange: string,
     message: { routingKey: string; headers: Readonly<Record<string, string>>; body: Uint8Array },
   ): Promise<void> {
-    await this.channel.assertExchange(exchange, "topic", { durable: true, autoDelete: false });
+    await this.declareNotificationExchange(exchange);
     this.channel.publish(exchange, message.routingKey, toBuffer(message.body), {
       headers: { ...message.headers },
       contentType: message.body[0] === 0x3c ? "application/xml" : "application/json",

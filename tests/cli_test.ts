@@ -129,3 +129,23 @@ Deno.test("vcdext --help lists every serve flag with its default", async () => {
   assert.match(r.stdout, /default: 128/);
   assert.match(r.stdout, /env:\s+VCDEXT_AMQP_URL/);
 });
+
+Deno.test("the demo runs with exactly the permissions of `deno task demo` and shows every part", async () => {
+  const config = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
+  const command: string = config.tasks.demo.command;
+  const flags = command.split(" && ").at(-1)!.split(" ").filter((a) => a.startsWith("--allow-"));
+  assert.ok(flags.length >= 3 && !flags.includes("--allow-all") && !flags.includes("-A"), command);
+  const out = await new Deno.Command(DENO, {
+    args: ["run", "--no-prompt", ...flags, MAIN, "demo"],
+    env,
+    stdin: "null",
+  }).output();
+  const stdout = new TextDecoder().decode(out.stdout);
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  assert.match(stdout, /← 201 Created/);
+  assert.match(stdout, /← 406 Not Acceptable/);
+  assert.match(stdout, /← audit line: .*"audit":"vapp"/);
+  assert.match(stdout, /blockingTask\/bt-1\/action\/resume/);
+  assert.match(stdout, /blockingTask\/bt-2\/action\/abort/);
+  assert.doesNotMatch(stdout, /eyJhbGciOiJub25lIn0\.demo\.token/);
+});

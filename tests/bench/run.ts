@@ -64,9 +64,9 @@ interface Level {
 }
 
 const LEVELS: readonly Level[] = QUICK
-  ? [{ inFlight: 1, count: 400 }, { inFlight: 16, count: 2_500 }, {
+  ? [{ inFlight: 1, count: 1_000 }, { inFlight: 16, count: 4_000 }, {
     inFlight: 128,
-    count: 6_000,
+    count: 10_000,
   }]
   : [{ inFlight: 1, count: 1_500 }, { inFlight: 16, count: 8_000 }, {
     inFlight: 128,
