@@ -5,6 +5,15 @@ import { compile, dispatch } from "../lib/dispatch.ts";
 import type { Extension } from "../lib/extension.ts";
 import { vcdRequest } from "./fixtures.ts";
 
+/** Runs `deno check` on a file: examples must type-check, not only run. */
+async function typeChecks(file: URL): Promise<void> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["check", file.pathname],
+    env: { NO_COLOR: "1", RUST_BACKTRACE: "0" },
+  }).output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+}
+
 Deno.test("the README's ten-line handler answers in XML and JSON", async () => {
   const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
   const code = /```ts\n([\s\S]*?)```/.exec(readme)?.[1];
@@ -19,6 +28,7 @@ Deno.test("the README's ten-line handler answers in XML and JSON", async () => {
   );
   await Deno.writeTextFile(file, code);
   try {
+    await typeChecks(file);
     const ext = (await import(file.href)).default as Extension;
     const app = compile(ext);
     const xml = await dispatch(
@@ -46,5 +56,26 @@ Deno.test("the README's ten-line handler answers in XML and JSON", async () => {
     assert.deepEqual(JSON.parse(json.reply.body as string), { s: "hello, org o1" });
   } finally {
     await Deno.remove(file);
+  }
+});
+
+Deno.test("every other ts block of the README compiles and defines an extension", async () => {
+  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+  const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!).slice(1);
+  assert.ok(blocks.length >= 1);
+  for (const block of blocks) {
+    const code = `import { defineExtension, route } from "../lib/extension.ts";\n${block}`;
+    const file = new URL(
+      `../handlers/.readme_block_${crypto.randomUUID().slice(0, 8)}.ts`,
+      import.meta.url,
+    );
+    await Deno.writeTextFile(file, code);
+    try {
+      await typeChecks(file);
+      const ext = (await import(file.href)).default as Extension;
+      assert.ok(ext.name.length > 0);
+    } finally {
+      await Deno.remove(file);
+    }
   }
 });
