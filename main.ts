@@ -7,7 +7,7 @@
 
 import { Command, Option } from "@commander-js/extra-typings";
 import process from "node:process";
-import { CellClient, type ConsumerSpec, startService } from "./lib/amqp.ts";
+import { type AmqpTls, CellClient, type ConsumerSpec, startService } from "./lib/amqp.ts";
 import {
   buildRequest,
   type CellRequest,
@@ -20,6 +20,8 @@ import type { Extension } from "./lib/extension.ts";
 import { createLogger, errorFields, LOG_LEVELS, type Logger, type LogLevel } from "./lib/log.ts";
 import { scrub } from "./lib/redact.ts";
 import { eventProcessor } from "./lib/events.ts";
+import { startHttp } from "./lib/http.ts";
+import { type VcdextMetrics, vcdextMetrics } from "./lib/metrics.ts";
 import { startFakeVcd } from "./lib/fake_vcd.ts";
 import { jsonNotificationExample } from "./lib/notification.ts";
 import { endpoint } from "./lib/service.ts";
@@ -113,6 +115,41 @@ interface ServeOptions {
   vcdCa?: string | undefined;
   vcdInsecure?: boolean | undefined;
   vcdApiVersion: string;
+  amqpCa?: string | undefined;
+  amqpCert?: string | undefined;
+  amqpKey?: string | undefined;
+  amqpInsecure?: boolean | undefined;
+  httpPort?: number | undefined;
+  httpHost?: string | undefined;
+}
+
+/** TLS settings for the broker from the file flags (read here: lib/ reads no files). */
+async function amqpTls(options: ServeOptions): Promise<AmqpTls | undefined> {
+  const read = (f: string | undefined) => (f === undefined ? undefined : Deno.readTextFile(f));
+  if (!options.amqpCa && !options.amqpCert && !options.amqpKey && !options.amqpInsecure) {
+    return undefined;
+  }
+  if (!!options.amqpCert !== !!options.amqpKey) {
+    throw new UsageError("--amqp-cert and --amqp-key go together");
+  }
+  const [ca, cert, key] = await Promise.all([
+    read(options.amqpCa),
+    read(options.amqpCert),
+    read(options.amqpKey),
+  ]);
+  return {
+    ...(ca === undefined ? {} : { ca }),
+    ...(cert === undefined ? {} : { cert }),
+    ...(key === undefined ? {} : { key }),
+    ...(options.amqpInsecure ? { insecure: true } : {}),
+  };
+}
+
+/** A coarse reason for the rejected-messages metric (the log line has the detail). */
+function rejectReason(reason: string): string {
+  if (reason.startsWith("message has no")) return "no-reply-coordinates";
+  if (reason.startsWith("undecodable")) return "undecodable";
+  return "handler-failed";
 }
 
 /** The `x-…` arguments the queue is declared with. */
@@ -154,6 +191,7 @@ function consumersFor(
   options: ServeOptions,
   log: Logger,
   vcd: VcdClient | undefined,
+  metrics: VcdextMetrics,
 ): ConsumerSpec[] {
   const selected = selectExtensions(options.extension);
   const withRoutes = selected.filter((e) => e.routes.length > 0);
@@ -193,6 +231,8 @@ function consumersFor(
     log: log.child({ component: "events" }),
     gateway: vcd && options.vcdUrl ? blockingTaskGateway(vcd, options.vcdUrl) : undefined,
     sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+    onEvent: (type, outcome) => metrics.notifications.inc({ type: type || "unknown", outcome }),
+    onDecision: (action) => metrics.blockingTaskDecisions.inc({ action }),
   });
   const exchanges = [options.notificationsExchange, options.legacyNotificationsExchange]
     .filter((x): x is string => !!x);
@@ -213,36 +253,61 @@ function consumersFor(
   return consumers;
 }
 
-/** Starts the service; resolves with it once consuming. */
+/** Starts the service (and the HTTP listener when asked); resolves once consuming. */
 async function serve(options: ServeOptions, log: Logger, extra: Partial<ConsumerSpec> = {}) {
+  const metrics = vcdextMetrics();
   const vcd = await vcdClientFrom(options, log);
-  const consumers = consumersFor(options, log, vcd).map((c) => ({ ...c, ...extra }));
+  const consumers = consumersFor(options, log, vcd, metrics).map((c) => ({ ...c, ...extra }));
+  const tls = await amqpTls(options);
+  let connects = 0;
   const service = await startService({
     url: options.amqpUrl,
+    ...(tls ? { tls } : {}),
     prefetch: options.prefetch,
     consumers,
     log,
     onReply(decision, disposition, ms) {
+      const { extension, outcome } = decision;
+      const status = outcome.reply.status;
+      metrics.requests.inc({ extension, route: outcome.route ?? "unmatched", status });
+      metrics.requestDuration.observe({ extension }, ms / 1000);
+      if (disposition !== "acked") metrics.repliesFailed.inc({ extension, reason: disposition });
       log.info({
-        extension: decision.extension,
+        extension,
         correlationId: decision.correlationId,
         requestId: decision.requestId,
         method: decision.method,
-        route: decision.outcome.route,
-        status: decision.outcome.reply.status,
+        route: outcome.route,
+        status,
         ...(decision.shortcut ? { shortcut: decision.shortcut } : {}),
         disposition,
         ms: Math.round(ms * 100) / 100,
-        ...(decision.outcome.error === undefined
-          ? {}
-          : { err: errorFields(decision.outcome.error) }),
+        ...(outcome.error === undefined ? {} : { err: errorFields(outcome.error) }),
       }, "request");
     },
+    onReject: (consumer, reason) =>
+      metrics.messagesRejected.inc({ extension: consumer, reason: rejectReason(reason) }),
+    onState(state) {
+      if (state === "consuming" && connects++ > 0) metrics.reconnects.inc();
+    },
+  });
+  const http = options.httpPort === undefined ? undefined : await startHttp({
+    hostname: options.httpHost ?? "127.0.0.1",
+    port: options.httpPort,
+    ready: service.ready,
+    metrics: () => {
+      metrics.inFlight.set({}, service.inFlight());
+      return metrics.registry.render();
+    },
+    log,
   });
   return {
     inFlight: service.inFlight,
+    ready: service.ready,
+    httpPort: http?.port,
     async stop(drainMs: number) {
       await service.stop(drainMs);
+      await http?.close();
       vcd?.close();
     },
   };
@@ -327,6 +392,19 @@ program
       "quorum only: deliveries before a message that keeps failing is dead-lettered",
     ).argParser(positiveInt("--delivery-limit")),
   )
+  .addOption(
+    new Option("--amqp-ca <file>", "PEM CA bundle that signed the broker's certificate (amqps://)"),
+  )
+  .addOption(
+    new Option("--amqp-cert <file>", "PEM client certificate, for brokers that require one"),
+  )
+  .addOption(new Option("--amqp-key <file>", "PEM key of --amqp-cert"))
+  .addOption(
+    new Option(
+      "--amqp-insecure",
+      "do not verify the broker's certificate (explicit; for labs only)",
+    ),
+  )
   .optionsGroup("Notifications:")
   .addOption(
     new Option(
@@ -404,6 +482,14 @@ program
     new Option("--max-body-bytes <n>", "largest decoded request entity accepted (413 beyond)")
       .argParser(positiveInt("--max-body-bytes")).default(524_288),
   )
+  .optionsGroup("Observability:")
+  .addOption(
+    new Option(
+      "--http-port <port>",
+      "serve /healthz, /readyz and /metrics on this port (default: off)",
+    ).argParser(positiveInt("--http-port", 0)),
+  )
+  .addOption(new Option("--http-host <host>", "address of the HTTP listener").default("127.0.0.1"))
   .optionsGroup("Logging:")
   .addOption(logLevelOption())
   .action(async (options) => {

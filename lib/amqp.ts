@@ -96,12 +96,18 @@ export interface ServiceConfig {
   readonly startupRetries?: number;
   /** Called once per reply decision after it was carried out. */
   readonly onReply?: (decision: ReplyDecision, disposition: Disposition, ms: number) => void;
+  /** Called once per message rejected without a reply. */
+  readonly onReject?: (consumer: string, reason: string) => void;
+  /** Called on every change: consuming after a (re)connect, or disconnected. */
+  readonly onState?: (state: "consuming" | "disconnected") => void;
 }
 
 /** A running service. */
 export interface RunningService {
   /** Requests being handled now. */
   inFlight(): number;
+  /** Connected and consuming every queue. */
+  ready(): boolean;
   /**
    * Ordered shutdown: stop consuming, let in-flight requests finish for up to `drainMs`,
    * requeue what is left, close the channels, then the connection.
@@ -251,6 +257,7 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
         "message rejected without requeue",
       );
       settle(s, msg, "reject");
+      config.onReject?.(spec.label, decision.reason);
       return;
     }
     const disposition = await publishReply(s, decision);
@@ -357,6 +364,7 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
       s.consumerTags.push(consumerTag);
     }
     session = s;
+    config.onState?.("consuming");
     log.info(
       { queues: config.consumers.map((c) => c.queue), prefetch: config.prefetch },
       "consuming",
@@ -407,6 +415,7 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
 
   return {
     inFlight: () => inFlight.size,
+    ready: () => !stopping && session !== undefined && !session.closed,
     async stop(drainMs: number): Promise<void> {
       stopping = true;
       const s = session;

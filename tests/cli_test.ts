@@ -149,3 +149,103 @@ Deno.test("the demo runs with exactly the permissions of `deno task demo` and sh
   assert.match(stdout, /blockingTask\/bt-2\/action\/abort/);
   assert.doesNotMatch(stdout, /eyJhbGciOiJub25lIn0\.demo\.token/);
 });
+
+Deno.test("vcdext serve exposes health, readiness and metrics, and logs no credential even at debug", async () => {
+  const exchange = uniqueName("vcdext.test.http");
+  const queue = `${exchange}.q`;
+  const secrets = {
+    bearer: "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJtZXRyaWNzIn0.bWV0cmljcy1zaWduYXR1cmU",
+    session: "7d1c0a55e0b94f43a1c2b3d4e5f60718",
+    cookie: "vcloud-token=c00k1e-s3cr3t-value",
+    vcdPassword: "vcd-Pa55word-never-logged",
+  };
+  const child = new Deno.Command(DENO, {
+    args: [
+      "run",
+      "-A",
+      MAIN,
+      "serve",
+      "--exchange",
+      exchange,
+      "--queue",
+      queue,
+      "--extension",
+      "gcp-ticketing",
+      "--http-port",
+      "0",
+      "--log-level",
+      "debug",
+    ],
+    env: { ...env, VCDEXT_VCD_PASSWORD: secrets.vcdPassword },
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  let stderr = "";
+  const pump = (async () => {
+    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) stderr += chunk;
+  })();
+  const admin = await BrokerAdmin.connect(AMQP_URL);
+  try {
+    await eventually(
+      () => stderr.includes('"msg":"consuming"') && stderr.includes("HTTP listener up"),
+      20_000,
+    );
+    const port = Number(/"port":(\d+)/.exec(stderr)?.[1]);
+    const get = async (path: string) => {
+      const r = await fetch(`http://127.0.0.1:${port}${path}`);
+      return { status: r.status, text: await r.text() };
+    };
+    assert.equal((await get("/healthz")).status, 200);
+    assert.equal((await get("/readyz")).status, 200);
+    const posted = await run([
+      "request",
+      "POST",
+      `/api/org/${SAMPLE.orgId}/ticketing`,
+      "--exchange",
+      exchange,
+      "-d",
+      '{"message":"metrics"}',
+      "-H",
+      `Authorization: Bearer ${secrets.bearer}`,
+      "-H",
+      `x-vcloud-authorization: ${secrets.session}`,
+      "-H",
+      `Cookie: ${secrets.cookie}`,
+    ]);
+    assert.equal(posted.code, 0, posted.stderr);
+    const metrics = await get("/metrics");
+    assert.equal(metrics.status, 200);
+    assert.match(
+      metrics.text,
+      /^vcdext_requests_total\{extension="gcp-ticketing",route="POST \/api\/org\/\{org\}\/ticketing",status="201"\} 1$/m,
+    );
+    assert.match(
+      metrics.text,
+      /^vcdext_request_duration_seconds_count\{extension="gcp-ticketing"\} 1$/m,
+    );
+    assert.match(metrics.text, /^vcdext_in_flight 0$/m);
+    assert.equal((await get("/nope")).status, 404);
+    child.kill("SIGTERM");
+    assert.equal((await child.status).code, 0);
+    await pump;
+    const lines = stderr.trim().split("\n");
+    assert.ok(lines.length >= 4, "expected several log lines");
+    for (const line of lines) {
+      JSON.parse(line); // every line is one JSON object
+      for (const [name, value] of Object.entries(secrets)) {
+        assert.ok(!line.includes(value), `the ${name} reached a log line: ${line}`);
+      }
+    }
+    assert.ok(
+      lines.some((l) => l.includes('"msg":"request"') && l.includes('"status":201')),
+      "no access log line",
+    );
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* gone */ }
+    await admin.delete({ queues: [queue], exchanges: [exchange] });
+    await admin.close();
+  }
+});

@@ -20,9 +20,15 @@
  * reliability contract); `--confirm` makes the baseline do the same (a separate confirm
  * channel, ack in the confirm callback) to see what that contract costs on its own.
  *
+ * Diagnostic mode `--endpoint`: instead of the fixed reply, each delivery goes through vcdext's
+ * pure path (`endpoint(ticketing).handle` from `lib/service.ts`, configured as `serve` does)
+ * and its real reply is published, still with this file's bare AMQP loop. Set against vcdext,
+ * it separates the cost of vcdext's AMQP adapter (`lib/amqp.ts`) from that of decoding,
+ * dispatching and encoding. It is not the baseline of the issue's ratios.
+ *
  * ```
  * deno run -A tests/bench/minimal_responder.ts --url amqp://guest:guest@127.0.0.1:5672 \
- *   --exchange X --queue Q --routing-key K [--prefetch 128] [--confirm]
+ *   --exchange X --queue Q --routing-key K [--prefetch 128] [--confirm] [--endpoint]
  * ```
  *
  * Prints `ready` on stdout once consuming; stops on SIGTERM/SIGINT.
@@ -43,6 +49,7 @@ const queue = flag("queue") ?? `${exchange}.q`;
 const routingKey = flag("routing-key") ?? "minimal";
 const prefetch = Number(flag("prefetch") ?? "128");
 const confirm = Deno.args.includes("--confirm");
+const viaEndpoint = Deno.args.includes("--endpoint");
 
 /** The one reply every request gets: a 201 ticket in JSON, as vcdext would send it. */
 const FIXED_REPLY: Buffer = (() => {
@@ -105,7 +112,45 @@ function onMessage(msg: ConsumeMessage | null): void {
   }
 }
 
-await ch.consume(queue, onMessage, { noAck: false });
+/** `--endpoint`: vcdext's pure path behind this bare loop. */
+async function endpointHandler(): Promise<(msg: ConsumeMessage | null) => void> {
+  const { endpoint } = await import("../../lib/service.ts");
+  const { default: ticketing } = await import("../../handlers/ticketing.ts");
+  const ep = endpoint(ticketing, {
+    maxEnvelopeBytes: 1_048_576,
+    maxBodyBytes: 524_288,
+    timeoutMs: 8_000,
+    vcdTimeoutMs: 10_000,
+    maxInFlight: 100,
+  });
+  return (msg) => {
+    if (msg === null) return;
+    const p = msg.properties;
+    ep.handle({
+      content: msg.content,
+      correlationId: typeof p.correlationId === "string" ? p.correlationId : undefined,
+      replyTo: typeof p.replyTo === "string" ? p.replyTo : undefined,
+      headers: p.headers ?? {},
+      redelivered: msg.fields.redelivered,
+      receivedAt: Date.now(),
+    }).then((d) => {
+      if (d.kind === "reject") return ch.nack(msg, false, false);
+      if (d.kind !== "reply") return ch.ack(msg);
+      const body = Buffer.from(d.body.buffer, d.body.byteOffset, d.body.byteLength);
+      if (replies) {
+        replies.publish(d.exchange, d.routingKey, body, props(d.correlationId), (err) => {
+          if (err) ch.nack(msg, false, true);
+          else ch.ack(msg);
+        });
+      } else {
+        ch.publish(d.exchange, d.routingKey, body, props(d.correlationId));
+        ch.ack(msg);
+      }
+    });
+  };
+}
+
+await ch.consume(queue, viaEndpoint ? await endpointHandler() : onMessage, { noAck: false });
 console.log("ready");
 
 let stopping = false;

@@ -6,7 +6,7 @@
  *
  * ```
  * deno run -A tests/bench/run.ts [--quick] [--confirm-baseline] [--cpu-prof DIR]
- *   [--url amqp://guest:guest@127.0.0.1:5672]
+ *   [--endpoint-baseline] [--levels 1,16,128] [--v8-flags FLAGS] [--url amqp://guest:guest@127.0.0.1:5672]
  * ```
  *
  * - Both responders are subprocesses started (and killed, by pid, in `finally`) here, each on
@@ -23,8 +23,12 @@
  *   100,000-request run.
  *
  * `--confirm-baseline` makes the baseline publish on a confirm channel and ack after the
- * confirm, like vcdext (the default baseline is the issue's: no confirms). `--cpu-prof DIR`
- * runs vcdext under V8's sampling profiler and writes its profile to DIR at the end.
+ * confirm, like vcdext (the default baseline is the issue's: no confirms).
+ * `--endpoint-baseline` (diagnostic, not the issue's baseline) makes it run vcdext's pure path
+ * (decode, dispatch, encode) behind its bare AMQP loop, so the ratio isolates `lib/amqp.ts`. `--cpu-prof DIR`
+ * runs vcdext under V8's sampling profiler and writes its profile to DIR at the end
+ * (`tests/bench/profile_summary.ts` reads it). `--levels` runs only some levels (profiling);
+ * `--v8-flags` passes V8 flags to both responders (e.g. `--max-semi-space-size=2`).
  *
  * Exit status: 1 when a run lost, duplicated or mismatched a reply; targets are reported only.
  */
@@ -49,6 +53,8 @@ import { buildRequest } from "../../lib/cell.ts";
 const args = Deno.args;
 const QUICK = args.includes("--quick");
 const CONFIRM_BASELINE = args.includes("--confirm-baseline");
+/** Diagnostic: the baseline runs vcdext's pure path behind its bare AMQP loop. */
+const ENDPOINT_BASELINE = args.includes("--endpoint-baseline");
 const argValue = (name: string): string | undefined => {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : undefined;
@@ -56,6 +62,10 @@ const argValue = (name: string): string | undefined => {
 const URL_ = argValue("--url") ?? Deno.env.get("VCDEXT_BENCH_AMQP_URL") ??
   "amqp://guest:guest@127.0.0.1:5672";
 const CPU_PROF_DIR = argValue("--cpu-prof");
+/** V8 flags for both responders (same runtime settings on both sides), e.g. heap sizes. */
+const V8_FLAGS = argValue("--v8-flags");
+/** Only these levels (e.g. `128` or `1,128`), for profiling one regime. */
+const ONLY_LEVELS = argValue("--levels")?.split(",").map(Number);
 
 interface Level {
   readonly inFlight: number;
@@ -63,7 +73,7 @@ interface Level {
   readonly count: number;
 }
 
-const LEVELS: readonly Level[] = QUICK
+const ALL_LEVELS: readonly Level[] = QUICK
   ? [{ inFlight: 1, count: 1_000 }, { inFlight: 16, count: 4_000 }, {
     inFlight: 128,
     count: 10_000,
@@ -72,6 +82,7 @@ const LEVELS: readonly Level[] = QUICK
     inFlight: 128,
     count: 20_000,
   }];
+const LEVELS = ALL_LEVELS.filter((l) => !ONLY_LEVELS || ONLY_LEVELS.includes(l.inFlight));
 const PAIRS = QUICK ? 2 : 5;
 /** A run stops issuing requests after this long, whatever its count. */
 const RUN_CAP_MS = QUICK ? 6_000 : 25_000;
@@ -287,7 +298,8 @@ async function run(
   let done = 0;
   let lost = 0;
   let mismatched = 0;
-  const strict = r.name === "vcdext"; // the baseline's fixed reply carries neither id nor status
+  // The baseline's fixed reply carries neither the id nor the status (except in --endpoint mode).
+  const strict = r.name === "vcdext" || ENDPOINT_BASELINE;
 
   r.peakResettable = resetPeak(r.pid) && r.peakResettable;
   const cpu0 = cpuMicros(r.pid);
@@ -427,6 +439,8 @@ async function main(): Promise<number> {
       BROKER_PID ?? "not found"
     }\n${command}\nbaseline: minimal responder, ${
       CONFIRM_BASELINE ? "confirm channel, ack after confirm" : "no confirms, ack at once"
+    }${
+      ENDPOINT_BASELINE ? ", DIAGNOSTIC --endpoint mode (vcdext's pure path, bare AMQP loop)" : ""
     }; both prefetch 128, noDelay; exchanges ${tag}.*\n`,
   );
 
@@ -442,6 +456,7 @@ async function main(): Promise<number> {
       "--allow-env",
       "--allow-sys",
       "--allow-read",
+      ...(V8_FLAGS ? [`--v8-flags=${V8_FLAGS}`] : []),
       ...(CPU_PROF_DIR ? ["--cpu-prof", `--cpu-prof-dir=${CPU_PROF_DIR}`] : []),
       "main.ts",
       "serve",
@@ -461,6 +476,7 @@ async function main(): Promise<number> {
     const minimalArgs = [
       "run",
       "--allow-net",
+      ...(V8_FLAGS ? [`--v8-flags=${V8_FLAGS}`] : []),
       "tests/bench/minimal_responder.ts",
       "--url",
       URL_,
@@ -473,6 +489,7 @@ async function main(): Promise<number> {
       "--prefetch",
       "128",
       ...(CONFIRM_BASELINE ? ["--confirm"] : []),
+      ...(ENDPOINT_BASELINE ? ["--endpoint"] : []),
     ];
     for (
       const [name, cmdArgs] of [["vcdext", vcdextArgs], ["minimal", minimalArgs]] as const
@@ -599,6 +616,7 @@ async function main(): Promise<number> {
       );
     }
 
+    if (LEVELS.length < 3) console.log("\n(some levels skipped: targets below may be n/a)");
     const rps128 = pairRatio(128, (x) => x.rps);
     const p99at1 = pairRatio(1, (x) => x.p99);
     const cpu128 = med("vcdext", 128, (x) => x.cpu);
@@ -615,7 +633,9 @@ async function main(): Promise<number> {
     );
     console.log(
       `- peak RSS ≤ 100 MB: ${f(peak("vcdext"), 1, 0)} MB — ${check(peak("vcdext") <= 100)}; ` +
-        `idle RSS ≤ 60 MB: ${f(vcdext.idleRssEnd, 1, 0)} MB — ${check(vcdext.idleRssEnd <= 60)}`,
+        `idle RSS ≤ 60 MB: at start ${f(vcdext.idleRssStart, 1, 0)} MB — ${
+          check(vcdext.idleRssStart <= 60)
+        }, after the load ${f(vcdext.idleRssEnd, 1, 0)} MB — ${check(vcdext.idleRssEnd <= 60)}`,
     );
     console.log(`- lost + duplicated + mismatched in all runs: ${errors} — ${check(errors === 0)}`);
     if (flat) {
