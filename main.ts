@@ -7,7 +7,14 @@
 
 import { Command, Option } from "@commander-js/extra-typings";
 import process from "node:process";
-import { type AmqpTls, CellClient, type ConsumerSpec, startService } from "./lib/amqp.ts";
+import {
+  type AmqpTls,
+  BrokerAdmin,
+  CellClient,
+  type ConsumerSpec,
+  type RunningService,
+  startService,
+} from "./lib/amqp.ts";
 import {
   buildRequest,
   type CellRequest,
@@ -17,7 +24,14 @@ import {
 } from "./lib/cell.ts";
 import { compile } from "./lib/dispatch.ts";
 import type { Extension } from "./lib/extension.ts";
-import { createLogger, errorFields, LOG_LEVELS, type Logger, type LogLevel } from "./lib/log.ts";
+import {
+  createLogger,
+  errorFields,
+  LOG_LEVELS,
+  type Logger,
+  type LogLevel,
+  silentLogger,
+} from "./lib/log.ts";
 import { scrub } from "./lib/redact.ts";
 import { eventProcessor } from "./lib/events.ts";
 import { startHttp } from "./lib/http.ts";
@@ -124,7 +138,9 @@ interface ServeOptions {
 }
 
 /** TLS settings for the broker from the file flags (read here: lib/ reads no files). */
-async function amqpTls(options: ServeOptions): Promise<AmqpTls | undefined> {
+async function amqpTls(
+  options: Pick<ServeOptions, "amqpCa" | "amqpCert" | "amqpKey" | "amqpInsecure">,
+): Promise<AmqpTls | undefined> {
   const read = (f: string | undefined) => (f === undefined ? undefined : Deno.readTextFile(f));
   if (!options.amqpCa && !options.amqpCert && !options.amqpKey && !options.amqpInsecure) {
     return undefined;
@@ -153,7 +169,9 @@ function rejectReason(reason: string): string {
 }
 
 /** The `x-…` arguments the queue is declared with. */
-function queueArguments(options: ServeOptions): Record<string, unknown> {
+function queueArguments(
+  options: Pick<ServeOptions, "deadLetterExchange" | "queueType" | "deliveryLimit">,
+): Record<string, unknown> {
   const args: Record<string, unknown> = {};
   if (options.deadLetterExchange) args["x-dead-letter-exchange"] = options.deadLetterExchange;
   if (options.queueType === "quorum") {
@@ -569,6 +587,161 @@ program
       await cell.close();
     }
   });
+
+program
+  .command("check")
+  .description(
+    "check the broker side: connection and credentials, exchange type, queue declaration and " +
+      "binding, and a full round trip through the broker (an in-process dispatcher, or the " +
+      "running instances with --live); prints a table, exits 1 on any failure",
+  )
+  .optionsGroup("Broker:")
+  .addOption(amqpUrlOption())
+  .addOption(exchangeOption())
+  .addOption(new Option("--amqp-ca <file>", "PEM CA bundle for amqps://"))
+  .addOption(new Option("--amqp-cert <file>", "PEM client certificate"))
+  .addOption(new Option("--amqp-key <file>", "PEM key of --amqp-cert"))
+  .addOption(new Option("--amqp-insecure", "do not verify the broker's certificate"))
+  .addOption(new Option("--dead-letter-exchange <name>", "as given to serve"))
+  .addOption(
+    new Option("--queue-type <type>", "as given to serve").choices(["classic", "quorum"] as const)
+      .default("classic" as const),
+  )
+  .addOption(
+    new Option("--delivery-limit <n>", "as given to serve").argParser(
+      positiveInt("--delivery-limit"),
+    ),
+  )
+  .optionsGroup("Check:")
+  .addOption(
+    new Option("--extension <name...>", "check only these extensions (default: all with routes)"),
+  )
+  .addOption(new Option("--queue <name>", "queue name, as given to serve; one extension only"))
+  .addOption(
+    new Option("--live", "round trip through the running instances on the real routing key"),
+  )
+  .addOption(
+    new Option("--timeout <ms>", "how long to wait for each reply").argParser(
+      positiveInt("--timeout"),
+    ).default(5000),
+  )
+  .action(async (options) => {
+    const rows: [string, boolean, string][] = [];
+    const tls = await amqpTls(options);
+    const args = queueArguments(options);
+    const selected = selectExtensions(options.extension).filter((e) => e.routes.length > 0);
+    if (options.queue !== undefined && selected.length !== 1) {
+      throw new UsageError("--queue names the queue of one extension; add --extension NAME");
+    }
+    let admin: BrokerAdmin | undefined;
+    try {
+      admin = await BrokerAdmin.connect(options.amqpUrl, tls);
+      rows.push([`connect ${scrub(options.amqpUrl)}`, true, admin.serverVersion()]);
+    } catch (e) {
+      rows.push([`connect ${scrub(options.amqpUrl)}`, false, scrub((e as Error).message)]);
+    }
+    if (admin) {
+      try {
+        const x = await admin.checkExchange(options.exchange, "direct");
+        rows.push([
+          `exchange ${options.exchange} (direct, durable)`,
+          x === "ok",
+          x === "ok"
+            ? ""
+            : x === "missing"
+            ? "missing: start `vcdext serve` once to declare it"
+            : x,
+        ]);
+        for (const ext of selected) {
+          const queue = options.queue ?? ext.routingKey;
+          const what = `queue ${queue} declared and bound`;
+          try {
+            await admin.declareDurableQueue(queue, args, {
+              exchange: options.exchange,
+              keys: [ext.routingKey],
+            });
+            const info = await admin.queueInfo(queue);
+            rows.push([
+              what,
+              true,
+              `${info?.messages ?? 0} ready, ${info?.consumers ?? 0} consumers`,
+            ]);
+          } catch (e) {
+            rows.push([what, false, scrub((e as Error).message)]);
+          }
+          rows.push(await roundTrip(options, tls, ext));
+        }
+      } finally {
+        await admin.close();
+      }
+    }
+    const width = Math.max(...rows.map((r) => r[0].length), 5);
+    console.log(`${"CHECK".padEnd(width)}  RESULT  DETAIL`);
+    for (const [what, ok, detail] of rows) {
+      console.log(`${what.padEnd(width)}  ${ok ? "pass  " : "FAIL  "}  ${detail}`);
+    }
+    if (rows.some((r) => !r[1])) Deno.exit(1);
+  });
+
+/** A GET (or the first route) of the extension, with placeholder parameters. */
+function sampleRequest(ext: Extension): CellRequest {
+  const r = ext.routes.find((x) => x.method === "GET") ?? ext.routes[0]!;
+  const path = r.path.replace(/\{org\}/g, SAMPLE.orgId).replace(/\{[^}]+\}/g, "1");
+  return { method: r.method, path, headers: { Accept: "application/*+xml;version=36.0" } };
+}
+
+/**
+ * One round trip through the broker: to the running instances on the real routing key (--live),
+ * or to an in-process dispatcher on a temporary queue and routing key, so that real vCD traffic
+ * is never copied to it.
+ */
+async function roundTrip(
+  options: { amqpUrl: string; exchange: string; live?: true | undefined; timeout: number },
+  tls: AmqpTls | undefined,
+  ext: Extension,
+): Promise<[string, boolean, string]> {
+  const what = `round trip ${ext.name} (${options.live ? "running instances" : "in-process"})`;
+  const temp = `vcdext.check.${crypto.randomUUID().slice(0, 8)}`;
+  let service: RunningService | undefined;
+  let cell: CellClient | undefined;
+  try {
+    if (!options.live) {
+      service = await startService({
+        url: options.amqpUrl,
+        ...(tls ? { tls } : {}),
+        prefetch: 1,
+        log: silentLogger,
+        consumers: [{
+          label: ext.name,
+          queue: temp,
+          bindings: [{ exchange: options.exchange, type: "direct", keys: [temp], declare: true }],
+          queueArguments: { "x-expires": 30_000 },
+          handle: endpoint(ext).handle,
+        }],
+      });
+    }
+    cell = await CellClient.connect(options.amqpUrl, tls ? { tls } : {});
+    const request = sampleRequest(ext);
+    const started = performance.now();
+    const reply = decodeReply(
+      await cell.send(
+        options.exchange,
+        options.live ? ext.routingKey : temp,
+        buildRequest(request),
+        {
+          timeoutMs: options.timeout,
+        },
+      ),
+    );
+    const ms = (performance.now() - started).toFixed(1);
+    return [what, true, `${request.method} ${request.path} → ${reply.status} in ${ms} ms`];
+  } catch (e) {
+    return [what, false, scrub((e as Error).message)];
+  } finally {
+    await cell?.close();
+    await service?.stop(500);
+  }
+}
 
 program
   .command("demo")

@@ -654,6 +654,43 @@ export class BrokerAdmin {
     }
   }
 
+  /** The broker's product and version, e.g. `RabbitMQ 3.10.8`. */
+  serverVersion(): string {
+    const p = this.model.connection.serverProperties as Record<string, unknown>;
+    return `${String(p.product ?? "AMQP broker")} ${String(p.version ?? "")}`.trim();
+  }
+
+  /**
+   * Checks an exchange: `missing`, `ok` when it exists and a declaration with this type and
+   * `durable: true` matches it, or the broker's objection (e.g. another type).
+   */
+  async checkExchange(name: string, type: string): Promise<"ok" | "missing" | string> {
+    try {
+      await this.#with((ch) => ch.checkExchange(name));
+    } catch (e) {
+      if (isNotFound(e)) return "missing";
+      return scrub((e as Error).message);
+    }
+    try {
+      await this.#with((ch) => ch.assertExchange(name, type, { durable: true, autoDelete: false }));
+      return "ok";
+    } catch (e) {
+      return scrub((e as Error).message);
+    }
+  }
+
+  /** Declares a durable queue with arguments and binds it, as `serve` does; throws the broker's objection. */
+  async declareDurableQueue(
+    name: string,
+    args: Readonly<Record<string, unknown>>,
+    bind: { exchange: string; keys: readonly string[] },
+  ): Promise<void> {
+    await this.#with(async (ch) => {
+      await ch.assertQueue(name, { durable: true, arguments: { ...args } });
+      for (const key of bind.keys) await ch.bindQueue(name, bind.exchange, key);
+    });
+  }
+
   /** Declares an exchange. */
   declareExchange(name: string, type: string, durable = false): Promise<void> {
     return this.#with(async (ch) => void (await ch.assertExchange(name, type, { durable })));

@@ -249,3 +249,35 @@ Deno.test("vcdext serve exposes health, readiness and metrics, and logs no crede
     await admin.close();
   }
 });
+
+Deno.test("vcdext check passes against a serving instance and fails, exit 1, on a missing exchange", async () => {
+  const exchange = uniqueName("vcdext.test.check");
+  const queue = `${exchange}.q`;
+  const admin = await BrokerAdmin.connect(AMQP_URL);
+  const names = ["--exchange", exchange, "--queue", queue, "--extension", "gcp-ticketing"];
+  let child: Deno.ChildProcess | undefined;
+  try {
+    const missing = await run(["check", ...names]);
+    assert.equal(missing.code, 1, missing.stdout);
+    assert.match(missing.stdout, /exchange \S+ \(direct, durable\)\s+FAIL\s+missing/);
+    assert.match(missing.stdout, /round trip gcp-ticketing \(in-process\)\s+pass\s+GET \S+ → 200/);
+    child = new Deno.Command(DENO, {
+      args: ["run", "-A", MAIN, "serve", ...names],
+      env,
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    await eventually(async () => (await admin.queueInfo(queue))?.consumers === 1, 20_000);
+    const live = await run(["check", ...names, "--live"]);
+    assert.equal(live.code, 0, live.stdout);
+    assert.match(live.stdout, /connect amqp:\/\/guest:\[redacted\]@\S+\s+pass\s+RabbitMQ/);
+    assert.match(live.stdout, /queue \S+ declared and bound\s+pass\s+0 ready, 1 consumers/);
+    assert.match(live.stdout, /round trip gcp-ticketing \(running instances\)\s+pass/);
+  } finally {
+    child?.kill("SIGTERM");
+    await child?.status;
+    await admin.delete({ queues: [queue], exchanges: [exchange] });
+    await admin.close();
+  }
+});
