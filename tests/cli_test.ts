@@ -281,3 +281,19 @@ Deno.test("vcdext check passes against a serving instance and fails, exit 1, on 
     await admin.close();
   }
 });
+
+Deno.test("--help works with exactly the compiled binary's permissions, colour variables unset", async () => {
+  const config = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
+  const flags = (config.tasks.compile.command as string).split(" ").filter((a) =>
+    a.startsWith("--allow-")
+  );
+  for (const args of [["--help"], ["serve", "--help"], ["check", "--help"]]) {
+    const out = await new Deno.Command(DENO, {
+      args: ["run", "--no-prompt", ...flags, MAIN, ...args],
+      clearEnv: true,
+      env: { PATH: Deno.env.get("PATH") ?? "" },
+      stdin: "null",
+    }).output();
+    assert.equal(out.code, 0, `${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
+  }
+});
