@@ -34,6 +34,9 @@ import {
 } from "./lib/log.ts";
 import { scrub } from "./lib/redact.ts";
 import { eventProcessor } from "./lib/events.ts";
+import { describeExtensions, inventoryJson } from "./lib/inventory.ts";
+import { renderServiceDocument } from "./lib/register.ts";
+import { describeResult, register } from "./lib/registrar.ts";
 import { startHttp } from "./lib/http.ts";
 import { type VcdextMetrics, vcdextMetrics } from "./lib/metrics.ts";
 import { startFakeVcd } from "./lib/fake_vcd.ts";
@@ -186,7 +189,13 @@ function queueArguments(
 }
 
 /** The vCD REST client from flags and env (password and token never from the command line). */
-async function vcdClientFrom(options: ServeOptions, log: Logger): Promise<VcdClient | undefined> {
+async function vcdClientFrom(
+  options: Pick<
+    ServeOptions,
+    "vcdUrl" | "vcdUser" | "vcdToken" | "vcdCa" | "vcdInsecure" | "vcdApiVersion"
+  >,
+  log: Logger,
+): Promise<VcdClient | undefined> {
   if (!options.vcdUrl) return undefined;
   const password = Deno.env.get("VCDEXT_VCD_PASSWORD");
   if (!options.vcdToken && (!options.vcdUser || !password)) {
@@ -585,6 +594,110 @@ program
       console.log(describeExchange(request, decodeReply(raw), performance.now() - started));
     } finally {
       await cell.close();
+    }
+  });
+
+program
+  .command("routes")
+  .description(
+    "list the loaded extensions: routes, media types, derived vCD URL filters, subscriptions, blocking-task rules",
+  )
+  .addOption(exchangeOption())
+  .addOption(
+    new Option("--notifications-exchange <name>", "as given to serve").default(
+      "vcd.notifications20",
+    ),
+  )
+  .addOption(
+    new Option("--notifications-queue <name>", "as given to serve").default("vcdext.notifications"),
+  )
+  .addOption(new Option("--json", "print JSON instead of text"))
+  .action((options) => {
+    const inventory = {
+      exchange: options.exchange,
+      notificationsExchange: options.notificationsExchange,
+      notificationsQueue: options.notificationsQueue,
+    };
+    console.log(
+      options.json
+        ? JSON.stringify(inventoryJson(extensions, inventory), null, 2)
+        : describeExtensions(extensions, inventory),
+    );
+  });
+
+program
+  .command("register")
+  .description(
+    "register the API extensions in vCD (vmext:Service with ApiFilters derived from the route " +
+      "templates): --print writes the documents; with --vcd-url creates or updates them",
+  )
+  .addOption(exchangeOption())
+  .addOption(
+    new Option("--extension <name...>", "only these extensions (default: all with routes)"),
+  )
+  .addOption(
+    new Option("--routing-key <key>", "routing key (default: the extension's); one extension only"),
+  )
+  .addOption(
+    new Option("--priority <n>", "priority among services matching the same path").argParser(
+      positiveInt("--priority", 0),
+    ).default(50),
+  )
+  .addOption(
+    new Option("--authorization-enabled", "let vCD check the service's rights before forwarding"),
+  )
+  .addOption(new Option("--print", "write the registration documents to stdout; change nothing"))
+  .addOption(
+    new Option("--disable", "set Enabled=false on the registered services").conflicts([
+      "unregister",
+      "print",
+    ]),
+  )
+  .addOption(
+    new Option("--unregister", "disable, then delete the registered services").conflicts(["print"]),
+  )
+  .optionsGroup("vCD REST API:")
+  .addOption(new Option("--vcd-url <url>", "cell URL, e.g. https://vcd.example.com"))
+  .addOption(
+    new Option("--vcd-user <user>", "system administrator; password in VCDEXT_VCD_PASSWORD").env(
+      "VCDEXT_VCD_USER",
+    ),
+  )
+  .addOption(
+    new Option("--vcd-token <token>", "a session/bearer token instead (prefer the env var)").env(
+      "VCDEXT_VCD_TOKEN",
+    ),
+  )
+  .addOption(new Option("--vcd-ca <file>", "PEM CA bundle that signed the cell's certificate"))
+  .addOption(
+    new Option("--vcd-insecure", "do not verify the cell's certificate (explicit; for labs only)"),
+  )
+  .addOption(new Option("--vcd-api-version <v>", "vCloud API version to ask for").default("36.0"))
+  .action(async (options) => {
+    const selected = selectExtensions(options.extension).filter((e) => e.routes.length > 0);
+    if (options.routingKey !== undefined && selected.length !== 1) {
+      throw new UsageError("--routing-key applies to one extension; add --extension NAME");
+    }
+    const common = {
+      exchange: options.exchange,
+      priority: options.priority,
+      authorizationEnabled: options.authorizationEnabled === true,
+      ...(options.routingKey === undefined ? {} : { routingKey: options.routingKey }),
+    };
+    if (options.print) {
+      for (const ext of selected) console.log(renderServiceDocument(ext, common));
+      return;
+    }
+    if (!options.vcdUrl) throw new UsageError("pass --print, or --vcd-url to register");
+    const log = createLogger("warn", stderrSink);
+    const vcd = await vcdClientFrom(options, log);
+    try {
+      const action = options.unregister ? "unregister" : options.disable ? "disable" : "register";
+      for (const ext of selected) {
+        console.log(describeResult(await register(vcd!, ext, { ...common, action })));
+      }
+    } finally {
+      vcd?.close();
     }
   });
 

@@ -25,8 +25,8 @@ import {
   parseServiceList,
   renderServiceDocument,
   SERVICE_MEDIA_TYPE,
-  type ServiceOptions,
   serviceHref,
+  type ServiceOptions,
   type ServiceRecord,
 } from "./register.ts";
 import { VcdError } from "./vcd.ts";

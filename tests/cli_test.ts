@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { BrokerAdmin } from "../lib/amqp.ts";
 import { SAMPLE } from "../lib/cell.ts";
+import { FAKE_PASSWORD, FAKE_USER, startFakeVcd } from "../lib/fake_vcd.ts";
 import { AMQP_URL, eventually, uniqueName } from "./broker.ts";
 
 const DENO = Deno.execPath();
@@ -295,5 +296,41 @@ Deno.test("--help works with exactly the compiled binary's permissions, colour v
       stdin: "null",
     }).output();
     assert.equal(out.code, 0, `${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
+  }
+});
+
+Deno.test("vcdext register creates, updates and unregisters the service in a fake vCD", async () => {
+  const vcd = await startFakeVcd();
+  const login = ["--vcd-url", vcd.url, "--vcd-user", FAKE_USER];
+  const withPassword = async (args: string[]) => {
+    const out = await new Deno.Command(DENO, {
+      args: ["run", "-A", MAIN, "register", ...login, ...args],
+      env: { ...env, VCDEXT_VCD_PASSWORD: FAKE_PASSWORD },
+      stdin: "null",
+    }).output();
+    const dec = new TextDecoder();
+    return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  };
+  try {
+    const first = await withPassword([]);
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stdout, /gcp-ticketing.*created/);
+    assert.equal(vcd.services.size, 1);
+    const second = await withPassword([]);
+    assert.match(second.stdout, /gcp-ticketing.*updated/);
+    assert.equal(
+      vcd.calls.filter((c) => c.method === "POST" && c.path === "/api/admin/extension/service")
+        .length,
+      1,
+    );
+    const gone = await withPassword(["--unregister"]);
+    assert.match(gone.stdout, /gcp-ticketing.*deleted/);
+    assert.equal(vcd.services.size, 0);
+    assert.ok(!(first.stdout + first.stderr + gone.stderr).includes(FAKE_PASSWORD));
+    const routes = await run(["routes"]);
+    assert.match(routes.stdout, /\/api\/org\/\[\^\/\]\+\/ticketing\/\[\^\/\]\+\/\?/);
+    assert.match(routes.stdout, /vdcComposeVapp/);
+  } finally {
+    await vcd.close();
   }
 });
