@@ -6,7 +6,8 @@
  * deno bench -A tests/bench/micro_bench.ts
  * ```
  *
- * Groups: decode (the codec, with plain `JSON.parse` as a reference for the floor), negotiate,
+ * Groups: decode (the codec, with plain `JSON.parse` as a reference for the floor, and the
+ * XML body parser), negotiate,
  * route, render/encode, dispatch (GET, POST JSON, POST XML through the ticketing extension),
  * the whole pure path per delivery (`endpoint().handle`, as the service is configured by
  * `main.ts serve`, and without the handler timer), and the access-log call `serve` makes per
@@ -20,13 +21,13 @@ import { createLogger } from "../../lib/log.ts";
 import { negotiate, type Offer } from "../../lib/negotiate.ts";
 import { Router } from "../../lib/router.ts";
 import { endpoint } from "../../lib/service.ts";
-import { el, renderXml } from "../../lib/xml.ts";
+import { el, parseXml, renderXml } from "../../lib/xml.ts";
 import {
   type Ticket,
   ticketing,
   type TicketInput,
-  type TicketStore,
   type TicketStatus,
+  type TicketStore,
 } from "../../handlers/ticketing.ts";
 import { ACCEPT_JSON, ACCEPT_XML, BASE, cellRequest, type Kind, requestId } from "./workload.ts";
 
@@ -94,6 +95,11 @@ Deno.bench("decodeRequest GET", { group: "decode", baseline: true }, () => {
 });
 Deno.bench("decodeRequest POST JSON", { group: "decode" }, () => {
   decodeRequest(ENVELOPES.postJson);
+});
+
+const XML_BODY = decoder.decode(requests.postXml.body);
+Deno.bench("parseXml of the POST's ticket body (XML)", { group: "decode" }, () => {
+  parseXml(XML_BODY);
 });
 
 // --- negotiate -------------------------------------------------------------------------------
@@ -206,9 +212,13 @@ function delivery(kind: Kind) {
 const PRE = { get: delivery("get-json"), post: delivery("post-json") };
 // Same bytes each iteration would hit the duplicate/replay memory only on redelivery, which is
 // off here, so reusing one delivery measures the normal path.
-Deno.bench("endpoint.handle GET (serve defaults)", { group: "handle", baseline: true }, async () => {
-  await served.handle(PRE.get);
-});
+Deno.bench(
+  "endpoint.handle GET (serve defaults)",
+  { group: "handle", baseline: true },
+  async () => {
+    await served.handle(PRE.get);
+  },
+);
 Deno.bench("endpoint.handle POST JSON (serve defaults)", { group: "handle" }, async () => {
   await served.handle(PRE.post);
 });

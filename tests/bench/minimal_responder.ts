@@ -157,6 +157,13 @@ let stopping = false;
 const stop = () => {
   if (stopping) return;
   stopping = true;
+  const mb = (n: number) => Math.round(n / 1048576);
+  const m = Deno.memoryUsage();
+  console.error(
+    `memory at exit: rss ${mb(m.rss)} MB, heapTotal ${mb(m.heapTotal)} MB, heapUsed ${
+      mb(m.heapUsed)
+    } MB, external ${mb(m.external)} MB`,
+  );
   model.close().catch(() => {}).finally(() => Deno.exit(0));
 };
 Deno.addSignalListener("SIGTERM", stop);

@@ -6,7 +6,7 @@
  *
  * ```
  * deno run -A tests/bench/run.ts [--quick] [--confirm-baseline] [--cpu-prof DIR]
- *   [--endpoint-baseline] [--levels 1,16,128] [--v8-flags FLAGS] [--url amqp://guest:guest@127.0.0.1:5672]
+ *   [--endpoint-baseline] [--levels 1,16,128] [--v8-flags FLAGS] [--show-stderr] [--memory-report] [--url amqp://guest:guest@127.0.0.1:5672]
  * ```
  *
  * - Both responders are subprocesses started (and killed, by pid, in `finally`) here, each on
@@ -28,7 +28,9 @@
  * (decode, dispatch, encode) behind its bare AMQP loop, so the ratio isolates `lib/amqp.ts`. `--cpu-prof DIR`
  * runs vcdext under V8's sampling profiler and writes its profile to DIR at the end
  * (`tests/bench/profile_summary.ts` reads it). `--levels` runs only some levels (profiling);
- * `--v8-flags` passes V8 flags to both responders (e.g. `--max-semi-space-size=2`).
+ * `--v8-flags` passes V8 flags to both responders (e.g. `--max-semi-space-size=2`);
+ * `--show-stderr` prints the tail of their output at the end; `--memory-report` runs vcdext
+ * through `serve_with_memory.ts` and prints its JS heap against its RSS after the load.
  *
  * Exit status: 1 when a run lost, duplicated or mismatched a reply; targets are reported only.
  */
@@ -55,9 +57,11 @@ const QUICK = args.includes("--quick");
 const CONFIRM_BASELINE = args.includes("--confirm-baseline");
 /** Diagnostic: the baseline runs vcdext's pure path behind its bare AMQP loop. */
 const ENDPOINT_BASELINE = args.includes("--endpoint-baseline");
+/** The value of `--name value` or `--name=value`. */
 const argValue = (name: string): string | undefined => {
   const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : undefined;
+  if (i >= 0) return args[i + 1];
+  return args.find((a) => a.startsWith(`${name}=`))?.slice(name.length + 1);
 };
 const URL_ = argValue("--url") ?? Deno.env.get("VCDEXT_BENCH_AMQP_URL") ??
   "amqp://guest:guest@127.0.0.1:5672";
@@ -66,6 +70,10 @@ const CPU_PROF_DIR = argValue("--cpu-prof");
 const V8_FLAGS = argValue("--v8-flags");
 /** Only these levels (e.g. `128` or `1,128`), for profiling one regime. */
 const ONLY_LEVELS = argValue("--levels")?.split(",").map(Number);
+/** Print the last lines of the responders' output at the end (e.g. with `--trace-gc`). */
+const MEMORY_REPORT = args.includes("--memory-report");
+const SHOW_STDERR = args.includes("--show-stderr") || MEMORY_REPORT;
+const STDERR_LINES = SHOW_STDERR ? 400 : 40;
 
 interface Level {
   readonly inFlight: number;
@@ -87,7 +95,7 @@ const PAIRS = QUICK ? 2 : 5;
 /** A run stops issuing requests after this long, whatever its count. */
 const RUN_CAP_MS = QUICK ? 6_000 : 25_000;
 const WARMUP = QUICK ? { high: 2_000, low: 100 } : { high: 6_000, low: 300 };
-const FLAT = { small: 10_000, large: 100_000, capMs: 60_000, tolerance: 1.15 };
+const FLAT = { small: 10_000, large: 100_000, capMs: 90_000, tolerance: 1.15 };
 const REPLY_TIMEOUT_MS = 10_000;
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -195,11 +203,11 @@ function spawn(cmdArgs: string[], name: Responder["name"]): {
       for (const line of chunk.split("\n")) {
         if (line.trim() === "") continue;
         stderr.push(`[${name}] ${line}`);
-        if (stderr.length > 40) stderr.shift();
+        if (stderr.length > STDERR_LINES) stderr.shift();
       }
     }
   };
-  drain(child.stdout, false).catch(() => {});
+  drain(child.stdout, SHOW_STDERR).catch(() => {});
   drain(child.stderr, true).catch(() => {});
   return { child, stderr };
 }
@@ -458,7 +466,8 @@ async function main(): Promise<number> {
       "--allow-read",
       ...(V8_FLAGS ? [`--v8-flags=${V8_FLAGS}`] : []),
       ...(CPU_PROF_DIR ? ["--cpu-prof", `--cpu-prof-dir=${CPU_PROF_DIR}`] : []),
-      "main.ts",
+      // --memory-report: the same main.ts behind a wrapper that prints the JS heap on SIGUSR2.
+      MEMORY_REPORT ? "tests/bench/serve_with_memory.ts" : "main.ts",
       "serve",
       "--amqp-url",
       URL_,
@@ -534,9 +543,13 @@ async function main(): Promise<number> {
     }
 
     // Warm-up: JIT and connection buffers of both, not reported.
+    let warmupErrors = 0;
     for (const r of responders) {
-      await run(r, names.cell, 128, WARMUP.high, RUN_CAP_MS, true);
-      await run(r, names.cell, 1, WARMUP.low, RUN_CAP_MS, true);
+      for (const [inFlight, n] of [[128, WARMUP.high], [1, WARMUP.low]] as const) {
+        const w = await run(r, names.cell, inFlight, n, RUN_CAP_MS, true);
+        warmupErrors += w.lost + w.duplicated + w.mismatched;
+        if (w.problems.size > 0) printRun(w);
+      }
     }
     console.log("warm-up done\n");
 
@@ -565,6 +578,10 @@ async function main(): Promise<number> {
 
     await sleep(2_000);
     for (const r of responders) r.idleRssEnd = vmMB(r.pid, "VmRSS");
+    if (MEMORY_REPORT) {
+      Deno.kill(vcdext.pid, "SIGUSR2");
+      await sleep(200);
+    }
 
     // Summary.
     const of = (name: Responder["name"], inFlight: number) =>
@@ -576,7 +593,8 @@ async function main(): Promise<number> {
     };
     const med = (name: Responder["name"], inFlight: number, pick: (x: RunResult) => number) =>
       median(of(name, inFlight).map(pick));
-    const errors = results.reduce((s, x) => s + x.lost + x.duplicated + x.mismatched, 0);
+    const errors = warmupErrors +
+      results.reduce((s, x) => s + x.lost + x.duplicated + x.mismatched, 0);
     failed = errors > 0;
     const peak = (name: Responder["name"]) =>
       Math.max(...results.filter((x) => x.responder === name).map((x) => x.peakRss));
@@ -637,7 +655,11 @@ async function main(): Promise<number> {
           check(vcdext.idleRssStart <= 60)
         }, after the load ${f(vcdext.idleRssEnd, 1, 0)} MB — ${check(vcdext.idleRssEnd <= 60)}`,
     );
-    console.log(`- lost + duplicated + mismatched in all runs: ${errors} — ${check(errors === 0)}`);
+    console.log(
+      `- lost + duplicated + mismatched in all runs (warm-up included): ${errors} — ${
+        check(errors === 0)
+      }`,
+    );
     if (flat) {
       const ratio = flat.large.cpu / flat.small.cpu;
       console.log(
@@ -655,6 +677,7 @@ async function main(): Promise<number> {
     for (const r of responders) for (const line of r.stderr) console.error(line);
   } finally {
     await Promise.all(responders.map(stopChild));
+    if (SHOW_STDERR) { for (const r of responders) for (const l of r.stderr) console.log(l); }
     await admin.delete({
       queues: [names.vcdext.queue, names.minimal.queue],
       exchanges: [names.vcdext.exchange, names.minimal.exchange, names.cell],
