@@ -151,21 +151,126 @@ function within<T>(promise: Promise<T>, ms: number, fallback: T): Promise<T> {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+/**
+ * Coalesces socket writes: amqplib's multiplexer writes every frame with its own `write` call
+ * (one syscall each); corking the socket around one multiplexer pass sends them as one
+ * `writev`. This reaches into amqplib's internals (`connection.muxer`, `connection.stream`),
+ * so it checks they exist and otherwise leaves the connection as it is.
+ */
+function coalesceWrites(model: ChannelModel): void {
+  const conn = model.connection as unknown as {
+    stream?: { cork?: () => void; uncork?: () => void };
+    muxer?: { _readIncoming?: () => void };
+  };
+  const stream = conn.stream;
+  const mux = conn.muxer;
+  if (typeof stream?.cork !== "function" || typeof mux?._readIncoming !== "function") return;
+  const pass = mux._readIncoming.bind(mux);
+  mux._readIncoming = () => {
+    stream.cork!();
+    try {
+      pass();
+    } finally {
+      stream.uncork!();
+    }
+  };
+}
+
 /** Per-connection state, made anew on every (re)connect. */
+/**
+ * Acks of one consuming channel, batched per event-loop turn: the contiguous run of finished
+ * deliveries (in delivery order) is acked with one `multiple` ack; finished deliveries behind
+ * one still running are acked singly, so a slow request never holds the prefetch window. An
+ * ack never covers a delivery that is still unfinished.
+ */
+class AckBatcher {
+  /** Delivery tags not yet acked, in delivery order, from `#head` on. */
+  #order: number[] = [];
+  #head = 0;
+  /** Finished (to ack) or otherwise settled (nacked) tags among them. */
+  readonly #done = new Set<number>();
+  readonly #settled = new Set<number>();
+  #scheduled = false;
+
+  constructor(readonly channel: Channel, readonly isClosed: () => boolean, readonly log: Logger) {}
+
+  received(tag: number): void {
+    this.#order.push(tag);
+  }
+
+  /** Marks a delivery finished; the ack goes out at the end of this turn. */
+  ack(tag: number): void {
+    this.#done.add(tag);
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      setTimeout(() => this.flush(), 0);
+    }
+  }
+
+  /** A delivery settled another way (nack, reject): it no longer blocks the run. */
+  settled(tag: number): void {
+    this.#settled.add(tag);
+  }
+
+  flush(): void {
+    this.#scheduled = false;
+    if (this.isClosed()) return; // the broker requeues what the lost channel had unacked
+    let last = -1;
+    while (this.#head < this.#order.length) {
+      const tag = this.#order[this.#head]!;
+      if (this.#done.delete(tag)) last = tag;
+      else if (!this.#settled.delete(tag)) break;
+      this.#head++;
+    }
+    try {
+      if (last >= 0) this.#send(last, true);
+      // Behind a delivery still running: ack singly, so the prefetch window keeps moving.
+      for (const tag of this.#done) this.#send(tag, false);
+    } catch (e) {
+      this.log.debug({ err: errorFields(e) }, "could not ack; the channel is gone");
+    }
+    if (this.#done.size > 0) {
+      const acked = this.#done;
+      this.#order = this.#order.slice(this.#head).filter((t) => !acked.has(t));
+      this.#head = 0;
+      acked.clear();
+    } else if (this.#head > 1024) {
+      this.#order = this.#order.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+
+  #send(tag: number, multiple: boolean): void {
+    this.channel.ack({ fields: { deliveryTag: tag } } as Message, multiple);
+  }
+}
+
 class Session {
   readonly consumerTags: string[] = [];
+  readonly acks: AckBatcher;
   #replies: Promise<ConfirmChannel> | undefined;
+  /** The reply channel once open, for the no-wait path. */
+  replyChannel: ConfirmChannel | undefined;
   /** Reply exchanges known to exist, and ones found missing (with when). */
   readonly #exchanges = new Map<string, true | number>();
   readonly #probes = new Map<string, Promise<boolean | undefined>>();
   closed = false;
 
-  constructor(readonly model: ChannelModel, readonly consume: Channel, readonly log: Logger) {}
+  constructor(readonly model: ChannelModel, readonly consume: Channel, readonly log: Logger) {
+    this.acks = new AckBatcher(consume, () => this.closed, log);
+  }
+
+  /** `true` when the exchange is known to exist: no need to ask the broker. */
+  exchangeKnown(name: string): boolean {
+    return name === "" || this.#exchanges.get(name) === true;
+  }
 
   /** Closes the reply channel, then the consuming channel. */
   async closeChannels(): Promise<void> {
+    this.acks.flush();
     const replies = this.#replies;
     this.#replies = undefined;
+    this.replyChannel = undefined;
     if (replies) await replies.then((ch) => ch.close()).catch(() => {});
     await this.consume.close().catch(() => {});
   }
@@ -179,7 +284,9 @@ class Session {
       });
       ch.on("close", () => {
         if (this.#replies === created) this.#replies = undefined;
+        if (this.replyChannel === ch) this.replyChannel = undefined;
       });
+      this.replyChannel = ch;
       return ch;
     });
     created.catch(() => {
@@ -278,28 +385,59 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
 
   function settle(s: Session, msg: Message, how: "ack" | "reject" | "requeue"): void {
     if (s.closed) return; // the broker requeues whatever the lost channel had unacked
+    if (how === "ack") return s.acks.ack(msg.fields.deliveryTag);
+    s.acks.settled(msg.fields.deliveryTag);
     try {
-      if (how === "ack") s.consume.ack(msg);
-      else s.consume.nack(msg, false, how === "requeue");
+      s.consume.nack(msg, false, how === "requeue");
     } catch (e) {
       log.debug({ err: errorFields(e) }, "could not settle a delivery; the channel is gone");
     }
   }
 
+  /** Replies waiting for their broker confirm, with their deadline; one sweeper times them out. */
+  const unconfirmed = new Map<(d: Disposition) => void, number>();
+  let sweeper: ReturnType<typeof setInterval> | undefined;
+  function awaitConfirm(resolve: (d: Disposition) => void): void {
+    unconfirmed.set(resolve, performance.now() + publishTimeoutMs);
+    sweeper ??= setInterval(() => {
+      const now = performance.now();
+      for (const [r, deadline] of unconfirmed) {
+        if (deadline <= now) {
+          unconfirmed.delete(r);
+          r("requeued");
+        }
+      }
+      if (unconfirmed.size === 0) {
+        clearInterval(sweeper);
+        sweeper = undefined;
+      }
+    }, Math.min(1_000, publishTimeoutMs));
+  }
+
   async function publishReply(s: Session, d: ReplyDecision): Promise<Disposition> {
-    const exists = await within(s.exchangeExists(d.exchange), publishTimeoutMs, undefined);
-    if (exists === false) return "no-reply-exchange";
-    if (exists === undefined) return "requeued";
-    let channel: ConfirmChannel;
-    try {
-      channel = await within(s.replies(), publishTimeoutMs, undefined as never);
-      if (!channel) return "requeued";
-    } catch {
-      return "requeued";
+    // The common case, a known exchange on an open reply channel, starts no timer of its own.
+    if (!s.exchangeKnown(d.exchange)) {
+      const exists = await within(s.exchangeExists(d.exchange), publishTimeoutMs, undefined);
+      if (exists === false) return "no-reply-exchange";
+      if (exists === undefined) return "requeued";
     }
-    const confirmed = new Promise<Disposition>((resolve) => {
+    let channel = s.replyChannel;
+    if (!channel) {
       try {
-        channel.publish(
+        channel = await within(s.replies(), publishTimeoutMs, undefined);
+      } catch {
+        return "requeued";
+      }
+      if (!channel) return "requeued";
+    }
+    const ch = channel;
+    return await new Promise<Disposition>((resolve) => {
+      const done = (disposition: Disposition) => {
+        if (unconfirmed.delete(done)) resolve(disposition);
+      };
+      awaitConfirm(done);
+      try {
+        ch.publish(
           d.exchange,
           d.routingKey,
           toBuffer(d.body),
@@ -309,16 +447,16 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
             headers: { messageType: "ProcessHttpResponse" },
             expiration,
           },
-          (err) => resolve(err ? "requeued" : "acked"),
+          (err) => done(err ? "requeued" : "acked"),
         );
       } catch {
-        resolve("requeued");
+        done("requeued");
       }
     });
-    return await within(confirmed, publishTimeoutMs, "requeued");
   }
 
   async function setup(model: ChannelModel): Promise<void> {
+    coalesceWrites(model);
     const consume = await model.createChannel();
     const s = new Session(model, consume, log);
     consume.on(
@@ -354,6 +492,7 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
           log.warn({ queue: spec.queue }, "the broker cancelled the consumer (queue deleted?)");
           return;
         }
+        s.acks.received(msg.fields.deliveryTag);
         const job = carryOut(s, spec, msg).catch((e) => {
           log.error({ err: errorFields(e) }, "delivery failed unexpectedly; requeued");
           settle(s, msg, "requeue");
@@ -434,6 +573,7 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
         shutdown.abort();
         if (s && !s.closed) {
           try {
+            s.acks.flush(); // what was answered is acked, not requeued with the rest
             s.consume.nackAll(true);
           } catch { /* channel already gone: the broker requeues */ }
         }
@@ -442,6 +582,8 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
       // on it has been sent; closing the connection straight away can overtake them.
       if (s && !s.closed) await within(s.closeChannels(), 5_000, undefined);
       await within(model.close().catch(() => {}), 5_000, undefined);
+      if (sweeper !== undefined) clearInterval(sweeper);
+      for (const resolve of [...unconfirmed.keys()]) resolve("requeued");
       log.info({ drained }, "stopped");
     },
   };

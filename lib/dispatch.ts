@@ -57,9 +57,9 @@ export interface DispatchOptions {
   /** Aborts the handler from outside (shutdown); the handler sees it in `ctx.signal`. */
   readonly signal?: AbortSignal;
   /**
-   * How long a handler may take. Past it the reply is a 504 `GATEWAY_TIMEOUT`, the handler's
-   * `ctx.signal` is aborted and its late result is discarded. This timer is the only clock
-   * dispatch reads (tests fake it). Default: no limit.
+   * How long a handler may take. Past it (swept every 50 ms) the reply is a 504
+   * `GATEWAY_TIMEOUT`, the handler's `ctx.signal` is aborted and its late result is discarded.
+   * This timer is the only clock dispatch reads (tests fake it). Default: no limit.
    */
   readonly timeoutMs?: number;
 }
@@ -249,35 +249,78 @@ function successReply(
 
 type Context = Parameters<AnyRoute["handle"]>[0];
 
+/**
+ * Handler deadlines, swept by one interval timer (every 50 ms while any is pending) rather
+ * than a timer per request: a 504 may come up to 50 ms after the limit, which is far inside
+ * vCD's margin, and the hot path arms no timer of its own.
+ */
+const deadlines = new Map<() => void, number>();
+let sweeper: ReturnType<typeof setInterval> | undefined;
+const SWEEP_MS = 50;
+
+function sweep(): void {
+  const now = performance.now();
+  for (const [fire, at] of deadlines) {
+    if (at <= now) {
+      deadlines.delete(fire);
+      fire();
+    }
+  }
+  if (deadlines.size === 0 && sweeper !== undefined) {
+    clearInterval(sweeper);
+    sweeper = undefined;
+  }
+}
+
+/** Arms a deadline; returns its disarm function. */
+function arm(ms: number, fire: () => void): () => void {
+  deadlines.set(fire, performance.now() + ms);
+  sweeper ??= setInterval(sweep, SWEEP_MS);
+  return () => {
+    deadlines.delete(fire);
+    if (deadlines.size === 0 && sweeper !== undefined) {
+      clearInterval(sweeper); // nothing pending: no timer keeps the process busy
+      sweeper = undefined;
+    }
+  };
+}
+
 /** Runs the handler, bounded by `options.timeoutMs` when given. */
-async function callHandler(
+function callHandler(
   def: AnyRoute,
   options: DispatchOptions,
-  context: (signal: AbortSignal) => Context,
+  context: (signal: () => AbortSignal) => Context,
 ): Promise<HandlerResult<unknown>> {
   const { timeoutMs } = options;
-  if (timeoutMs === undefined) return await def.handle(context(options.signal ?? NEVER));
-  const controller = new AbortController();
   const outer = options.signal;
-  const forward = () => controller.abort(outer?.reason);
-  outer?.addEventListener("abort", forward, { once: true });
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      const error = new HttpError(504, `The extension did not answer within ${timeoutMs} ms`);
-      controller.abort(error);
-      reject(error);
-    }, timeoutMs);
-  });
-  try {
-    // The handler's own promise may settle after the deadline: that late result is dropped.
-    const running = Promise.resolve().then(() => def.handle(context(controller.signal)));
-    running.catch(() => {});
-    return await Promise.race([running, expired]);
-  } finally {
-    clearTimeout(timer);
-    outer?.removeEventListener("abort", forward);
+  if (timeoutMs === undefined) {
+    return Promise.resolve().then(() => def.handle(context(() => outer ?? NEVER)));
   }
+  // The AbortController is made only when the handler looks at ctx.signal.
+  let controller: AbortController | undefined;
+  let expired: HttpError | undefined;
+  const forward = () => controller?.abort(outer?.reason);
+  const signal = () => {
+    if (!controller) {
+      controller = new AbortController();
+      if (expired) controller.abort(expired);
+      else if (outer?.aborted) controller.abort(outer.reason);
+      else outer?.addEventListener("abort", forward, { once: true });
+    }
+    return controller.signal;
+  };
+  return new Promise<HandlerResult<unknown>>((resolve, reject) => {
+    const disarm = arm(timeoutMs, () => {
+      expired = new HttpError(504, `The extension did not answer within ${timeoutMs} ms`);
+      controller?.abort(expired);
+      reject(expired);
+    });
+    // The handler's own promise may settle after the deadline: that late result is dropped.
+    Promise.resolve().then(() => def.handle(context(signal))).then(resolve, reject).finally(() => {
+      disarm();
+      outer?.removeEventListener("abort", forward);
+    });
+  });
 }
 
 /**
@@ -339,14 +382,21 @@ export async function dispatch(
       );
     }
     const body = decodeBody(route.def.consumes, req);
-    const result = await callHandler(route.def, options, (signal) => ({
-      params,
-      query: new URLSearchParams(req.queryString),
-      body,
-      security: req.security,
-      request: req,
-      signal,
-    }));
+    const result = await callHandler(route.def, options, (signal) => {
+      let query: URLSearchParams | undefined;
+      return {
+        params,
+        get query() {
+          return (query ??= new URLSearchParams(req.queryString));
+        },
+        body,
+        security: req.security,
+        request: req,
+        get signal() {
+          return signal();
+        },
+      };
+    });
     return { reply: successReply(req.id, route, negotiated, result ?? {}), route: template };
   } catch (e) {
     if (e instanceof HttpError) {

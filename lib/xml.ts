@@ -374,6 +374,18 @@ function makeParser(maxDepth: number): XMLParser {
   });
 }
 
+/** Parsers by depth limit: building one costs more than parsing a small document. */
+const parsers = new Map<number, XMLParser>();
+
+function parserFor(maxDepth: number): XMLParser {
+  let parser = parsers.get(maxDepth);
+  if (!parser) {
+    parser = makeParser(maxDepth);
+    if (parsers.size < 8) parsers.set(maxDepth, parser);
+  }
+  return parser;
+}
+
 type Ordered = Readonly<Record<string, unknown>>;
 
 type MutableNode = XmlNode & { children: XmlNode[]; text: string };
@@ -522,7 +534,7 @@ export function parseXml(text: string, options: ParseXmlOptions = {}): XmlNode {
   }
   let items: unknown;
   try {
-    items = makeParser(maxDepth).parse(body);
+    items = parserFor(maxDepth).parse(body);
   } catch (e) {
     throw fail(e instanceof Error ? e.message : String(e), e);
   }
