@@ -315,6 +315,7 @@ async function serve(options: ServeOptions, log: Logger, extra: Partial<Consumer
   const consumers = consumersFor(options, log, vcd, metrics).map((c) => ({ ...c, ...extra }));
   const tls = await amqpTls(options);
   let connects = 0;
+  const accessLog = log.isLevelEnabled("info");
   const service = await startService({
     url: options.amqpUrl,
     ...(tls ? { tls } : {}),
@@ -327,7 +328,10 @@ async function serve(options: ServeOptions, log: Logger, extra: Partial<Consumer
       metrics.requests.inc({ extension, route: outcome.route ?? "unmatched", status });
       metrics.requestDuration.observe({ extension }, ms / 1000);
       if (disposition !== "acked") metrics.repliesFailed.inc({ extension, reason: disposition });
-      log.info({
+      // The access line (info); a handler failure behind a 500 is logged at error level always.
+      const failed = outcome.error !== undefined;
+      if (!failed && !accessLog) return;
+      (failed ? log.error : log.info).call(log, {
         extension,
         correlationId: decision.correlationId,
         requestId: decision.requestId,
@@ -337,7 +341,7 @@ async function serve(options: ServeOptions, log: Logger, extra: Partial<Consumer
         ...(decision.shortcut ? { shortcut: decision.shortcut } : {}),
         disposition,
         ms: Math.round(ms * 100) / 100,
-        ...(outcome.error === undefined ? {} : { err: errorFields(outcome.error) }),
+        ...(failed ? { err: errorFields(outcome.error) } : {}),
       }, "request");
     },
     onReject: (consumer, reason) =>

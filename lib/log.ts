@@ -13,6 +13,8 @@ export interface Logger {
   warn(fields: object, message?: string): void;
   error(fields: object, message?: string): void;
   child(bindings: Record<string, unknown>): Logger;
+  /** Whether lines of this level are written: check before building costly fields. */
+  isLevelEnabled(level: string): boolean;
 }
 
 /** Levels accepted by `--log-level`. */
@@ -103,4 +105,5 @@ export const silentLogger: Logger = {
   warn() {},
   error() {},
   child: () => silentLogger,
+  isLevelEnabled: () => false,
 };
