@@ -8,6 +8,7 @@ import { BrokerAdmin } from "../lib/amqp.ts";
 import { SAMPLE } from "../lib/cell.ts";
 import { FAKE_PASSWORD, FAKE_USER, startFakeVcd } from "../lib/fake_vcd.ts";
 import { AMQP_URL, eventually, uniqueName } from "./broker.ts";
+import { Proc } from "./proc.ts";
 
 const DENO = Deno.execPath();
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
@@ -26,36 +27,13 @@ async function run(args: string[]): Promise<{ code: number; stdout: string; stde
 Deno.test("vcdext serve answers vcdext request and exits 0 on SIGTERM", async () => {
   const exchange = uniqueName("vcdext.test.cli");
   const queue = `${exchange}.q`;
-  const child = new Deno.Command(DENO, {
-    args: [
-      "run",
-      "-A",
-      MAIN,
-      "serve",
-      "--exchange",
-      exchange,
-      "--queue",
-      queue,
-      "--extension",
-      "gcp-ticketing",
-    ],
+  const svc = new Proc(
+    [MAIN, "serve", "--exchange", exchange, "--queue", queue, "--extension", "gcp-ticketing"],
     env,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let stderr = "";
-  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  const pump = (async () => {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      stderr += value;
-    }
-  })();
+  );
   const admin = await BrokerAdmin.connect(AMQP_URL);
   try {
-    await eventually(() => stderr.includes('"msg":"consuming"'), 20_000);
+    await svc.waitFor('"msg":"consuming"', 1, 20_000);
     const posted = await run([
       "request",
       "POST",
@@ -76,17 +54,13 @@ Deno.test("vcdext serve answers vcdext request and exits 0 on SIGTERM", async ()
     assert.match(posted.stdout, /"message":"from the CLI"/);
     assert.doesNotMatch(posted.stdout, /secret-token-value/);
 
-    child.kill("SIGTERM");
-    const status = await child.status;
-    await pump;
-    assert.equal(status.code, 0, stderr);
-    assert.match(stderr, /"msg":"stopped"/);
-    assert.doesNotMatch(stderr, /secret-token-value/);
+    svc.kill("SIGTERM");
+    const status = await svc.wait();
+    assert.equal(status.code, 0, svc.log);
+    assert.match(svc.log, /"msg":"stopped"/);
+    assert.doesNotMatch(svc.log, /secret-token-value/);
   } finally {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* already gone */ }
-    await child.stdout.cancel().catch(() => {});
+    await svc.end();
     await admin.delete({ queues: [queue], exchanges: [exchange] });
     await admin.close();
   }
@@ -160,39 +134,25 @@ Deno.test("vcdext serve exposes health, readiness and metrics, and logs no crede
     cookie: "vcloud-token=c00k1e-s3cr3t-value",
     vcdPassword: "vcd-Pa55word-never-logged",
   };
-  const child = new Deno.Command(DENO, {
-    args: [
-      "run",
-      "-A",
-      MAIN,
-      "serve",
-      "--exchange",
-      exchange,
-      "--queue",
-      queue,
-      "--extension",
-      "gcp-ticketing",
-      "--http-port",
-      "0",
-      "--log-level",
-      "debug",
-    ],
-    env: { ...env, VCDEXT_VCD_PASSWORD: secrets.vcdPassword },
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  let stderr = "";
-  const pump = (async () => {
-    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) stderr += chunk;
-  })();
+  const svc = new Proc([
+    MAIN,
+    "serve",
+    "--exchange",
+    exchange,
+    "--queue",
+    queue,
+    "--extension",
+    "gcp-ticketing",
+    "--http-port",
+    "0",
+    "--log-level",
+    "debug",
+  ], { ...env, VCDEXT_VCD_PASSWORD: secrets.vcdPassword });
   const admin = await BrokerAdmin.connect(AMQP_URL);
   try {
-    await eventually(
-      () => stderr.includes('"msg":"consuming"') && stderr.includes("HTTP listener up"),
-      20_000,
-    );
-    const port = Number(/"port":(\d+)/.exec(stderr)?.[1]);
+    await svc.waitFor('"msg":"consuming"', 1, 20_000);
+    await svc.waitFor("HTTP listener up");
+    const port = Number(/"port":(\d+)/.exec(svc.log)?.[1]);
     const get = async (path: string) => {
       const r = await fetch(`http://127.0.0.1:${port}${path}`);
       return { status: r.status, text: await r.text() };
@@ -227,10 +187,9 @@ Deno.test("vcdext serve exposes health, readiness and metrics, and logs no crede
     );
     assert.match(metrics.text, /^vcdext_in_flight 0$/m);
     assert.equal((await get("/nope")).status, 404);
-    child.kill("SIGTERM");
-    assert.equal((await child.status).code, 0);
-    await pump;
-    const lines = stderr.trim().split("\n");
+    svc.kill("SIGTERM");
+    assert.equal((await svc.wait()).code, 0);
+    const lines = svc.log.trim().split("\n");
     assert.ok(lines.length >= 4, "expected several log lines");
     for (const line of lines) {
       JSON.parse(line); // every line is one JSON object
@@ -243,9 +202,7 @@ Deno.test("vcdext serve exposes health, readiness and metrics, and logs no crede
       "no access log line",
     );
   } finally {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* gone */ }
+    await svc.end();
     await admin.delete({ queues: [queue], exchanges: [exchange] });
     await admin.close();
   }

@@ -10,56 +10,11 @@ import { BrokerAdmin, CellClient } from "../lib/amqp.ts";
 import { buildRequest, type CellRequest, decodeReply, SAMPLE } from "../lib/cell.ts";
 import { eventually, uniqueName } from "./broker.ts";
 import { privateBrokerAvailable, startPrivateBroker } from "./private_broker.ts";
+import { Proc } from "./proc.ts";
 
-const DENO = Deno.execPath();
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const FIXTURE = new URL("./fixtures/serve_fixture.ts", import.meta.url).pathname;
 const TICKETS = `/api/org/${SAMPLE.orgId}/ticketing`;
-
-/** A service subprocess whose stderr (JSON log lines) is collected. */
-class Proc {
-  log = "";
-  readonly child: Deno.ChildProcess;
-  readonly #pump: Promise<void>;
-
-  constructor(args: string[]) {
-    this.child = new Deno.Command(DENO, {
-      args: ["run", "-A", ...args],
-      env: { RUST_BACKTRACE: "0", NO_COLOR: "1" },
-      stdin: "null",
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
-    const stderr = this.child.stderr;
-    this.#pump = (async () => {
-      for await (const chunk of stderr.pipeThrough(new TextDecoderStream())) {
-        this.log += chunk;
-      }
-    })();
-  }
-
-  /** Resolves once the log has `n` lines containing `text`. */
-  waitFor(text: string, n = 1, ms = 30_000): Promise<void> {
-    return eventually(() => this.log.split(text).length - 1 >= n, ms).catch(() => {
-      throw new Error(
-        `no ${n}× "${text}" in the service log within ${ms} ms:\n${this.log.slice(-2000)}`,
-      );
-    });
-  }
-
-  kill(signal: Deno.Signal): void {
-    try {
-      this.child.kill(signal);
-    } catch { /* already gone */ }
-  }
-
-  async end(): Promise<Deno.CommandStatus> {
-    this.kill("SIGKILL");
-    const status = await this.child.status;
-    await this.#pump;
-    return status;
-  }
-}
 
 function serveTicketing(url: string, exchange: string, queue: string): Proc {
   return new Proc([
