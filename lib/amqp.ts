@@ -136,7 +136,8 @@ function deliveryOf(msg: ConsumeMessage): Delivery {
     headers: p.headers ?? {},
     redelivered: msg.fields.redelivered,
     timestamp: ts,
-    receivedAt: Date.now(),
+    // Only a redelivery's age matters (see service.ts): no clock read for first deliveries.
+    ...(msg.fields.redelivered ? { receivedAt: Date.now() } : {}),
   };
 }
 

@@ -128,12 +128,16 @@ function decodeSecurity(raw: unknown): SecurityContext {
   const rights = own(raw, "rights");
   const user = own(raw, "user");
   const org = own(raw, "org");
+  // The set is built on first use: most routes declare no rights and most handlers never look.
+  let set: Set<string> | undefined;
   return {
     user: typeof user === "string" ? user : "",
     org: typeof org === "string" ? org : "",
-    rights: new Set(
-      Array.isArray(rights) ? rights.filter((r): r is string => typeof r === "string") : [],
-    ),
+    get rights(): ReadonlySet<string> {
+      return (set ??= new Set(
+        Array.isArray(rights) ? rights.filter((r): r is string => typeof r === "string") : [],
+      ));
+    },
     parameters: own(raw, "parameters"),
   };
 }
