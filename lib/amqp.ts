@@ -29,7 +29,7 @@ export interface Binding {
   /**
    * Declare the exchange (durable) when missing: true for the extension exchange, which the
    * extension owns; false for vCD's notification exchanges, which vCD creates. A missing
-   * undeclared exchange is logged and skipped until the next (re)connect.
+   * undeclared exchange is logged, looked for every 30 s and bound once it appears.
    */
   readonly declare: boolean;
 }
@@ -94,6 +94,8 @@ export interface ServiceConfig {
   readonly replyExpirationMs?: number;
   /** Connection attempts at start-up before giving up; default 5. */
   readonly startupRetries?: number;
+  /** How often to look for a missing undeclared exchange (vCD's); default 30,000 ms. */
+  readonly missingExchangeCheckMs?: number;
   /** Called once per reply decision after it was carried out. */
   readonly onReply?: (decision: ReplyDecision, disposition: Disposition, ms: number) => void;
   /** Called once per message rejected without a reply. */
@@ -255,7 +257,26 @@ class Session {
   /** Reply exchanges known to exist, and ones found missing (with when). */
   readonly #exchanges = new Map<string, true | number>();
   readonly #probes = new Map<string, Promise<boolean | undefined>>();
-  closed = false;
+  #closed = false;
+  readonly #onClose: (() => void)[] = [];
+
+  /** The consuming channel (or the connection) is gone. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Marks the session closed and runs the close hooks once. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const hook of this.#onClose.splice(0)) hook();
+  }
+
+  /** Runs `hook` when the session closes. */
+  onClose(hook: () => void): void {
+    if (this.#closed) hook();
+    else this.#onClose.push(hook);
+  }
 
   constructor(readonly model: ChannelModel, readonly consume: Channel, readonly log: Logger) {
     this.acks = new AckBatcher(consume, () => this.closed, log);
@@ -301,11 +322,13 @@ class Session {
    * channel and fail every reply in flight on it, so an exchange not seen yet is checked on a
    * throw-away channel first. `undefined` when the broker could not be asked.
    */
-  exchangeExists(name: string): Promise<boolean | undefined> {
+  exchangeExists(name: string, fresh = false): Promise<boolean | undefined> {
     if (name === "") return Promise.resolve(true); // the default exchange always exists
     const known = this.#exchanges.get(name);
     if (known === true) return Promise.resolve(true);
-    if (typeof known === "number" && Date.now() - known < 5_000) return Promise.resolve(false);
+    if (!fresh && typeof known === "number" && Date.now() - known < 5_000) {
+      return Promise.resolve(false);
+    }
     const pending = this.#probes.get(name);
     if (pending) return pending;
     const probe = (async () => {
@@ -342,6 +365,7 @@ class Session {
 export async function startService(config: ServiceConfig): Promise<RunningService> {
   const { log } = config;
   const publishTimeoutMs = config.publishTimeoutMs ?? 5_000;
+  const missingCheckMs = config.missingExchangeCheckMs ?? 30_000;
   const expiration = String(config.replyExpirationMs ?? 15_000);
   const shutdown = new AbortController();
   const inFlight = new Set<Promise<void>>();
@@ -456,7 +480,32 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
     });
   }
 
+  /**
+   * vCD creates its notification exchanges when notifications are enabled, possibly after
+   * vcdext started: poll for them (every 30 s, one log line when found) and bind then.
+   */
+  function watchMissing(s: Session, missing: { queue: string; binding: Binding }[]): void {
+    const timer = setInterval(async () => {
+      if (s.closed || stopping) return clearInterval(timer);
+      for (const m of [...missing]) {
+        if (!(await s.exchangeExists(m.binding.exchange, true))) continue;
+        try {
+          for (const key of m.binding.keys) {
+            await s.consume.bindQueue(m.queue, m.binding.exchange, key);
+          }
+          missing.splice(missing.indexOf(m), 1);
+          log.info({ queue: m.queue, exchange: m.binding.exchange }, "exchange appeared; bound");
+        } catch (e) {
+          log.warn({ err: errorFields(e), exchange: m.binding.exchange }, "could not bind");
+        }
+      }
+      if (missing.length === 0) clearInterval(timer);
+    }, missingCheckMs);
+    s.onClose(() => clearInterval(timer));
+  }
+
   async function setup(model: ChannelModel): Promise<void> {
+    const missing: { queue: string; binding: Binding }[] = [];
     coalesceWrites(model);
     const consume = await model.createChannel();
     const s = new Session(model, consume, log);
@@ -464,8 +513,8 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
       "error",
       (err: unknown) => log.warn({ err: errorFields(err) }, "consume channel closed by the broker"),
     );
-    consume.on("close", () => (s.closed = true));
-    model.on("close", () => (s.closed = true));
+    consume.on("close", () => s.close());
+    model.on("close", () => s.close());
     await consume.prefetch(config.prefetch);
     for (const spec of config.consumers) {
       await consume.assertQueue(spec.queue, {
@@ -478,13 +527,15 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
         } else if (!(await s.exchangeExists(b.exchange))) {
           log.warn(
             { queue: spec.queue, exchange: b.exchange },
-            "exchange does not exist (yet); not bound until the next reconnect",
+            "exchange does not exist (yet); checking again every 30 s",
           );
+          missing.push({ queue: spec.queue, binding: b });
           continue;
         }
         for (const key of b.keys) await consume.bindQueue(spec.queue, b.exchange, key);
       }
     }
+    if (missing.length > 0) watchMissing(s, missing);
     await s.replies();
     if (stopping) return;
     for (const spec of config.consumers) {

@@ -10,7 +10,7 @@ import { BrokerAdmin, CellClient, startService } from "../lib/amqp.ts";
 import { eventProcessor } from "../lib/events.ts";
 import { defineExtension } from "../lib/extension.ts";
 import { FAKE_PASSWORD, FAKE_USER, startFakeVcd } from "../lib/fake_vcd.ts";
-import { createLogger } from "../lib/log.ts";
+import { createLogger, silentLogger } from "../lib/log.ts";
 import { jsonNotificationExample, xmlNotificationExample } from "../lib/notification.ts";
 import { blockingTaskGateway, VcdClient } from "../lib/vcd.ts";
 import vappPolicy from "../handlers/vapp_policy.ts";
@@ -177,5 +177,57 @@ Deno.test("notifications and blocking tasks are handled through the broker and v
     await admin.delete({ queues: [queue], exchanges: [exchange] });
     await admin.close();
     await vcd.close();
+  }
+});
+
+Deno.test("a notification exchange that vCD creates after vcdext started is bound when it appears", async () => {
+  const exchange = uniqueName("vcdext.test.late");
+  const queue = `${exchange}.q`;
+  const logs: string[] = [];
+  const seen: string[] = [];
+  const ext = defineExtension({
+    name: "late",
+    namespace: "com.example.late",
+    routingKey: "late",
+    routes: [],
+    notifications: [{ type: "vapp/*", handle: (e) => void seen.push(e.id) }],
+  });
+  const events = eventProcessor([ext], { log: silentLogger, sleep: () => Promise.resolve() });
+  const admin = await BrokerAdmin.connect(AMQP_URL);
+  const service = await startService({
+    url: AMQP_URL,
+    prefetch: 4,
+    log: createLogger("info", { write: (line) => logs.push(line) }),
+    missingExchangeCheckMs: 100,
+    consumers: [{
+      label: "notifications",
+      queue,
+      bindings: [{ exchange, type: "topic", keys: events.bindingKeys, declare: false }],
+      handle: events.handle,
+    }],
+  });
+  const cell = await CellClient.connect(AMQP_URL);
+  try {
+    assert.ok(logs.some((l) => l.includes("exchange does not exist (yet)")));
+    await cell.declareNotificationExchange(exchange); // vCD enables notifications now
+    await eventually(() => logs.some((l) => l.includes("exchange appeared; bound")), 5_000);
+    await cell.publishNotification(
+      exchange,
+      jsonNotificationExample({
+        eventId: "late-1",
+        type: "com/vmware/vcloud/event/vapp/create",
+        entity: "urn:vcloud:vapp:late",
+        task: undefined,
+        taskOwner: undefined,
+        taskName: undefined,
+      }),
+    );
+    await eventually(() => seen.length === 1, 5_000);
+    assert.deepEqual(seen, ["late-1"]);
+  } finally {
+    await cell.close();
+    await service.stop(1_000);
+    await admin.delete({ queues: [queue], exchanges: [exchange] });
+    await admin.close();
   }
 });
