@@ -426,11 +426,8 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
     unconfirmed.set(resolve, performance.now() + publishTimeoutMs);
     sweeper ??= setInterval(() => {
       const now = performance.now();
-      for (const [r, deadline] of unconfirmed) {
-        if (deadline <= now) {
-          unconfirmed.delete(r);
-          r("requeued");
-        }
+      for (const [done, deadline] of unconfirmed) {
+        if (deadline <= now) done("requeued"); // `done` removes itself, then resolves
       }
       if (unconfirmed.size === 0) {
         clearInterval(sweeper);

@@ -240,6 +240,52 @@ Deno.test({
     });
 
     await t.step(
+      "a reply the broker cannot confirm (memory alarm) is requeued, not hung, and answered later",
+      async () => {
+        const exchange = uniqueName("fault.alarm");
+        const queue = `${exchange}.q`;
+        const svc = new Proc([
+          FIXTURE,
+          "--url",
+          url,
+          "--exchange",
+          exchange,
+          "--queue",
+          queue,
+          "--delay-ms",
+          "700",
+          "--publish-timeout-ms",
+          "500",
+        ]);
+        const cell = await CellClient.connect(url);
+        try {
+          await svc.waitFor('"msg":"consuming"');
+          const reply = cell.send(
+            exchange,
+            "fixture",
+            buildRequest({ method: "GET", path: "/api/slow" }),
+            {
+              timeoutMs: 20_000,
+            },
+          ).then(decodeReply);
+          await new Promise((r) => setTimeout(r, 200)); // the request is in the handler now
+          await broker.rabbitmqctl("set_vm_memory_high_watermark", "0"); // blocks every publisher
+          await svc.waitFor('"disposition":"requeued"', 1, 10_000);
+          await broker.rabbitmqctl("set_vm_memory_high_watermark", "0.4");
+          const answered = await reply;
+          console.log(
+            `memory alarm: the unconfirmable reply was requeued after 500 ms, then answered ${answered.status}`,
+          );
+          assert.equal(answered.status, 200);
+        } finally {
+          await broker.rabbitmqctl("set_vm_memory_high_watermark", "0.4").catch(() => "");
+          await cell.close();
+          await svc.end();
+        }
+      },
+    );
+
+    await t.step(
       "a quorum queue's delivery limit dead-letters a message that crashes the process",
       async () => {
         const exchange = uniqueName("fault.quorum");
