@@ -19,8 +19,10 @@ import {
   buildRequest,
   type CellRequest,
   decodeReply,
+  demoRequests,
   describeExchange,
   SAMPLE,
+  sampleRequest,
 } from "./lib/cell.ts";
 import { compile } from "./lib/dispatch.ts";
 import type { Extension } from "./lib/extension.ts";
@@ -121,6 +123,40 @@ function logLevelOption() {
     "info" as LogLevel,
   );
 }
+
+/** The broker TLS options, shared by `serve` and `check`. */
+const amqpTlsOption = {
+  ca: () =>
+    new Option("--amqp-ca <file>", "PEM CA bundle that signed the broker's certificate (amqps://)"),
+  cert: () =>
+    new Option("--amqp-cert <file>", "PEM client certificate, for brokers that require one"),
+  key: () => new Option("--amqp-key <file>", "PEM key of --amqp-cert"),
+  insecure: () =>
+    new Option(
+      "--amqp-insecure",
+      "do not verify the broker's certificate (explicit; for labs only)",
+    ),
+};
+
+/** The vCD REST API options, shared by `serve` and `register`. */
+const vcdOption = {
+  url: () => new Option("--vcd-url <url>", "cell URL, e.g. https://vcd.example.com"),
+  user: () =>
+    new Option(
+      "--vcd-user <user>",
+      "system administrator, e.g. administrator@System; password in VCDEXT_VCD_PASSWORD",
+    ).env("VCDEXT_VCD_USER"),
+  token: () =>
+    new Option(
+      "--vcd-token <token>",
+      "a session/bearer token instead of user and password (prefer the env var)",
+    ).env("VCDEXT_VCD_TOKEN"),
+  ca: () => new Option("--vcd-ca <file>", "PEM CA bundle that signed the cell's certificate"),
+  insecure: () =>
+    new Option("--vcd-insecure", "do not verify the cell's certificate (explicit; for labs only)"),
+  apiVersion: () =>
+    new Option("--vcd-api-version <v>", "vCloud API version to ask for").default("36.0"),
+};
 
 /** Picks the extensions to serve; `--queue` may rename the queue only when one is served. */
 function selectExtensions(names: readonly string[] | undefined): Extension[] {
@@ -451,19 +487,10 @@ program
       "quorum only: deliveries before a message that keeps failing is dead-lettered",
     ).argParser(positiveInt("--delivery-limit")),
   )
-  .addOption(
-    new Option("--amqp-ca <file>", "PEM CA bundle that signed the broker's certificate (amqps://)"),
-  )
-  .addOption(
-    new Option("--amqp-cert <file>", "PEM client certificate, for brokers that require one"),
-  )
-  .addOption(new Option("--amqp-key <file>", "PEM key of --amqp-cert"))
-  .addOption(
-    new Option(
-      "--amqp-insecure",
-      "do not verify the broker's certificate (explicit; for labs only)",
-    ),
-  )
+  .addOption(amqpTlsOption.ca())
+  .addOption(amqpTlsOption.cert())
+  .addOption(amqpTlsOption.key())
+  .addOption(amqpTlsOption.insecure())
   .optionsGroup("Notifications:")
   .addOption(
     new Option(
@@ -483,30 +510,13 @@ program
       "the service's own queue for notifications (shared by its instances)",
     ).default("vcdext.notifications"),
   )
-  .optionsGroup("vCD REST API (blocking tasks):")
-  .addOption(
-    new Option(
-      "--vcd-url <url>",
-      "cell URL, e.g. https://vcd.example.com; without it blocking tasks are not decided",
-    ),
-  )
-  .addOption(
-    new Option(
-      "--vcd-user <user>",
-      "system administrator, e.g. administrator@System; password in VCDEXT_VCD_PASSWORD",
-    ).env("VCDEXT_VCD_USER"),
-  )
-  .addOption(
-    new Option(
-      "--vcd-token <token>",
-      "a session/bearer token instead of user and password (prefer the env var)",
-    ).env("VCDEXT_VCD_TOKEN"),
-  )
-  .addOption(new Option("--vcd-ca <file>", "PEM CA bundle that signed the cell's certificate"))
-  .addOption(
-    new Option("--vcd-insecure", "do not verify the cell's certificate (explicit; for labs only)"),
-  )
-  .addOption(new Option("--vcd-api-version <v>", "vCloud API version to ask for").default("36.0"))
+  .optionsGroup("vCD REST API (blocking tasks; without --vcd-url they are not decided):")
+  .addOption(vcdOption.url())
+  .addOption(vcdOption.user())
+  .addOption(vcdOption.token())
+  .addOption(vcdOption.ca())
+  .addOption(vcdOption.insecure())
+  .addOption(vcdOption.apiVersion())
   .optionsGroup("Extensions:")
   .addOption(
     new Option("--extension <name...>", "serve only these extensions (default: all loaded)"),
@@ -689,22 +699,12 @@ program
     new Option("--unregister", "disable, then delete the registered services").conflicts(["print"]),
   )
   .optionsGroup("vCD REST API:")
-  .addOption(new Option("--vcd-url <url>", "cell URL, e.g. https://vcd.example.com"))
-  .addOption(
-    new Option("--vcd-user <user>", "system administrator; password in VCDEXT_VCD_PASSWORD").env(
-      "VCDEXT_VCD_USER",
-    ),
-  )
-  .addOption(
-    new Option("--vcd-token <token>", "a session/bearer token instead (prefer the env var)").env(
-      "VCDEXT_VCD_TOKEN",
-    ),
-  )
-  .addOption(new Option("--vcd-ca <file>", "PEM CA bundle that signed the cell's certificate"))
-  .addOption(
-    new Option("--vcd-insecure", "do not verify the cell's certificate (explicit; for labs only)"),
-  )
-  .addOption(new Option("--vcd-api-version <v>", "vCloud API version to ask for").default("36.0"))
+  .addOption(vcdOption.url())
+  .addOption(vcdOption.user())
+  .addOption(vcdOption.token())
+  .addOption(vcdOption.ca())
+  .addOption(vcdOption.insecure())
+  .addOption(vcdOption.apiVersion())
   .action(async (options) => {
     const selected = selectExtensions(options.extension).filter((e) => e.routes.length > 0);
     if (options.routingKey !== undefined && selected.length !== 1) {
@@ -743,10 +743,10 @@ program
   .optionsGroup("Broker:")
   .addOption(amqpUrlOption())
   .addOption(exchangeOption())
-  .addOption(new Option("--amqp-ca <file>", "PEM CA bundle for amqps://"))
-  .addOption(new Option("--amqp-cert <file>", "PEM client certificate"))
-  .addOption(new Option("--amqp-key <file>", "PEM key of --amqp-cert"))
-  .addOption(new Option("--amqp-insecure", "do not verify the broker's certificate"))
+  .addOption(amqpTlsOption.ca())
+  .addOption(amqpTlsOption.cert())
+  .addOption(amqpTlsOption.key())
+  .addOption(amqpTlsOption.insecure())
   .addOption(new Option("--dead-letter-exchange <name>", "as given to serve"))
   .addOption(
     new Option("--queue-type <type>", "as given to serve").choices(["classic", "quorum"] as const)
@@ -827,13 +827,6 @@ program
     }
     if (rows.some((r) => !r[1])) exit(1);
   });
-
-/** A GET (or the first route) of the extension, with placeholder parameters. */
-function sampleRequest(ext: Extension): CellRequest {
-  const r = ext.routes.find((x) => x.method === "GET") ?? ext.routes[0]!;
-  const path = r.path.replace(/\{org\}/g, SAMPLE.orgId).replace(/\{[^}]+\}/g, "1");
-  return { method: r.method, path, headers: { Accept: "application/*+xml;version=36.0" } };
-}
 
 /**
  * One round trip through the broker: to the running instances on the real routing key (--live),
@@ -993,52 +986,6 @@ async function waitUntil(predicate: () => boolean, ms: number): Promise<void> {
     if (performance.now() > deadline) throw new Error(`the demo waited ${ms} ms in vain`);
     await new Promise((r) => setTimeout(r, 20));
   }
-}
-
-/** The ticketing requests the demo sends, in XML and JSON, including errors. */
-function demoRequests(): CellRequest[] {
-  const base = `/api/org/${SAMPLE.orgId}/ticketing`;
-  const xml = "application/*+xml;version=36.0";
-  const json = "application/*+json;version=36.0";
-  return [
-    {
-      method: "POST",
-      path: base,
-      headers: {
-        Accept: json,
-        "Content-Type": "application/json",
-        Authorization: "Bearer eyJhbGciOiJub25lIn0.demo.token",
-      },
-      body: '{"message":"disk is full"}',
-    },
-    {
-      method: "POST",
-      path: base,
-      headers: { Accept: xml, "Content-Type": "application/vnd.example.ticket+xml" },
-      body: "<Ticket><Message>VPN &amp; DNS down</Message></Ticket>",
-    },
-    { method: "GET", path: base, headers: { Accept: xml } },
-    {
-      method: "PUT",
-      path: `${base}/1`,
-      headers: { Accept: json, "Content-Type": "application/json" },
-      body: '{"status":"closed"}',
-    },
-    {
-      method: "GET",
-      path: `${base}?status=open`,
-      headers: { Accept: "application/json;q=0.5, application/xml" },
-    },
-    { method: "DELETE", path: `${base}/1`, headers: { Accept: json } },
-    { method: "GET", path: `${base}/1`, headers: { Accept: xml } },
-    {
-      method: "GET",
-      path: `/api/org/00000000-0000-4000-8000-000000000000/ticketing`,
-      headers: { Accept: json },
-    },
-    { method: "PATCH", path: `${base}/2`, headers: { Accept: json } },
-    { method: "GET", path: base, headers: { Accept: "text/html" } },
-  ];
 }
 
 try {

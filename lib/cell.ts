@@ -5,6 +5,7 @@
  */
 
 import { parseJson, type ReplyMessage } from "./envelope.ts";
+import type { Extension } from "./extension.ts";
 import { SECRET_HEADERS } from "./redact.ts";
 
 const encoder = new TextEncoder();
@@ -174,4 +175,57 @@ export function describeExchange(request: CellRequest, reply: CellReply, ms: num
   for (const [name, value] of Object.entries(reply.headers)) lines.push(`  ${name}: ${value}`);
   if (reply.text !== "") lines.push(`  ${reply.text}`);
   return lines.join("\n");
+}
+
+/** The ticketing requests the demo sends, in XML and JSON, including errors. */
+export function demoRequests(): CellRequest[] {
+  const base = `/api/org/${SAMPLE.orgId}/ticketing`;
+  const xml = "application/*+xml;version=36.0";
+  const json = "application/*+json;version=36.0";
+  return [
+    {
+      method: "POST",
+      path: base,
+      headers: {
+        Accept: json,
+        "Content-Type": "application/json",
+        Authorization: "Bearer eyJhbGciOiJub25lIn0.demo.token",
+      },
+      body: '{"message":"disk is full"}',
+    },
+    {
+      method: "POST",
+      path: base,
+      headers: { Accept: xml, "Content-Type": "application/vnd.example.ticket+xml" },
+      body: "<Ticket><Message>VPN &amp; DNS down</Message></Ticket>",
+    },
+    { method: "GET", path: base, headers: { Accept: xml } },
+    {
+      method: "PUT",
+      path: `${base}/1`,
+      headers: { Accept: json, "Content-Type": "application/json" },
+      body: '{"status":"closed"}',
+    },
+    {
+      method: "GET",
+      path: `${base}?status=open`,
+      headers: { Accept: "application/json;q=0.5, application/xml" },
+    },
+    { method: "DELETE", path: `${base}/1`, headers: { Accept: json } },
+    { method: "GET", path: `${base}/1`, headers: { Accept: xml } },
+    {
+      method: "GET",
+      path: `/api/org/00000000-0000-4000-8000-000000000000/ticketing`,
+      headers: { Accept: json },
+    },
+    { method: "PATCH", path: `${base}/2`, headers: { Accept: json } },
+    { method: "GET", path: base, headers: { Accept: "text/html" } },
+  ];
+}
+
+/** A GET (or the first route) of the extension, with placeholder parameters. */
+export function sampleRequest(ext: Extension): CellRequest {
+  const r = ext.routes.find((x) => x.method === "GET") ?? ext.routes[0]!;
+  const path = r.path.replace(/\{org\}/g, SAMPLE.orgId).replace(/\{[^}]+\}/g, "1");
+  return { method: r.method, path, headers: { Accept: "application/*+xml;version=36.0" } };
 }
