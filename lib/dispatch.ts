@@ -275,14 +275,15 @@ function sweep(): void {
 /** Arms a deadline; returns its disarm function. */
 function arm(ms: number, fire: () => void): () => void {
   deadlines.set(fire, performance.now() + ms);
-  sweeper ??= setInterval(sweep, SWEEP_MS);
-  return () => {
-    deadlines.delete(fire);
-    if (deadlines.size === 0 && sweeper !== undefined) {
-      clearInterval(sweeper); // nothing pending: no timer keeps the process busy
-      sweeper = undefined;
-    }
-  };
+  if (sweeper === undefined) {
+    // Unref'd: the sweeper never keeps a process alive; it stops itself once nothing is
+    // pending, so a request arms no timer of its own however they arrive.
+    sweeper = setInterval(sweep, SWEEP_MS);
+    try {
+      Deno.unrefTimer(sweeper);
+    } catch { /* a fake timer (tests) */ }
+  }
+  return () => void deadlines.delete(fire);
 }
 
 /** Runs the handler, bounded by `options.timeoutMs` when given. */

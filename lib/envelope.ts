@@ -280,20 +280,26 @@ export interface ReplyMessage {
  * ```
  */
 export function replyMessage(reply: Reply): ReplyMessage {
-  const bytes = typeof reply.body === "string" ? encoder.encode(reply.body) : reply.body;
   const headers: Record<string, string | number> = {};
   for (const [name, value] of Object.entries(reply.headers)) {
     if (name.toLowerCase() !== "content-length") headers[name] = value;
   }
-  headers["Content-Length"] = bytes.byteLength;
-  return {
-    id: reply.id,
-    statusCode: reply.status,
-    headers,
-    body: bytes.byteLength === 0 ? "" : bytes.toBase64(),
-    request: false,
-  };
+  let length: number;
+  let body: string;
+  if (typeof reply.body === "string" && ASCII.test(reply.body)) {
+    // ASCII text (most JSON and XML): bytes = characters, and btoa takes the string as it is.
+    length = reply.body.length;
+    body = btoa(reply.body);
+  } else {
+    const bytes = typeof reply.body === "string" ? encoder.encode(reply.body) : reply.body;
+    length = bytes.byteLength;
+    body = length === 0 ? "" : bytes.toBase64();
+  }
+  headers["Content-Length"] = length;
+  return { id: reply.id, statusCode: reply.status, headers, body, request: false };
 }
+
+const ASCII = /^[\x00-\x7f]*$/;
 
 /**
  * Encodes a reply as the UTF-8 JSON bytes to publish.

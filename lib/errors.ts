@@ -52,7 +52,12 @@ export class HttpError extends Error {
   readonly headers: Readonly<Record<string, string>>;
 
   constructor(status: number, message: string, options: HttpErrorOptions = {}) {
+    // An HttpError is an answer, not a fault: nobody reads its stack, and capturing one is the
+    // most expensive part of a 404. (Synchronous, so no other error can see the limit.)
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    Error.stackTraceLimit = limit;
     this.name = "HttpError";
     this.status = Number.isInteger(status) && status >= 400 && status <= 599 ? status : 500;
     this.minorCode = options.minorCode ?? MINOR_CODES[this.status] ?? `HTTP_${this.status}`;

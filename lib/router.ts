@@ -38,6 +38,7 @@ function splitPath(path: string): string[] {
 }
 
 function decodeSegment(segment: string): string | undefined {
+  if (!segment.includes("%")) return segment;
   try {
     return decodeURIComponent(segment);
   } catch {

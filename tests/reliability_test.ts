@@ -114,6 +114,7 @@ Deno.test("dispatch() with a timeout still answers a fast handler, and a throwin
     const boom = await dispatch(app, vcdRequest({ path: "/api/boom" }), { timeoutMs: 8000 });
     assert.equal(boom.reply.status, 500);
     assert.doesNotMatch(boom.reply.body as string, /kaboom/);
+    await clock.tickAsync(50); // the sweeper stops itself once nothing is pending
     assert.equal(clock.countTimers(), 0, "a timer was left behind");
   } finally {
     clock.uninstall();
