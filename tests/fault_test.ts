@@ -253,7 +253,7 @@ Deno.test({
           "--queue",
           queue,
           "--delay-ms",
-          "700",
+          "2500", // long enough for rabbitmqctl (up to ~1 s) to raise the alarm first
           "--publish-timeout-ms",
           "500",
         ]);
