@@ -201,9 +201,13 @@ class AckBatcher {
     this.#order.push(tag);
   }
 
-  /** Marks a delivery finished; the ack goes out at the end of this turn. */
+  /**
+   * Marks a delivery finished; the ack goes out at the end of this turn, or at once when it is
+   * the only delivery outstanding (nothing to batch it with, and no timer to wake up for).
+   */
   ack(tag: number): void {
     this.#done.add(tag);
+    if (this.#order.length - this.#head === 1) return this.flush();
     if (!this.#scheduled) {
       this.#scheduled = true;
       setTimeout(() => this.flush(), 0);
