@@ -10,19 +10,7 @@ import vm from "node:vm";
 import { decodeReply } from "../lib/cell.ts";
 import { type Delivery, endpoint } from "../lib/service.ts";
 import { ticketing } from "../handlers/ticketing.ts";
-import { ORG, securityElement, utf8 } from "./fixtures.ts";
-
-/** A small seeded PRNG (mulberry32) so a failure can be replayed from its seed. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { ORG, prng, securityElement, utf8 } from "./fixtures.ts";
 
 const PATH = `/api/org/${ORG.id}/ticketing`;
 const b64 = (s: string) => utf8(s).toBase64();
