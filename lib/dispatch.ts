@@ -97,8 +97,13 @@ export function compile(extension: Extension): App {
 }
 
 /** Format and concrete Content-Type of an error document for this Accept header. */
+/** Error-document offers by format list (routes keep theirs), so negotiation can cache them. */
+const errorOffers = new WeakMap<readonly Format[], Offer>();
+
 function errorNegotiation(accept: string | undefined, formats: readonly Format[]): Negotiated {
-  const found = negotiate(accept, { base: ERROR_BASE, formats });
+  let offer = errorOffers.get(formats);
+  if (!offer) errorOffers.set(formats, offer = { base: ERROR_BASE, formats });
+  const found = negotiate(accept, offer);
   if (found) return found;
   // Nothing acceptable: still answer in a format the client understands, by the suffix it asked
   // for, else the route's default; keep its version parameter.

@@ -413,9 +413,13 @@ function compute(accept: string | undefined | null, offer: Offer): Negotiated | 
   });
 }
 
-const CACHE_LIMIT = 256;
+const CACHE_LIMIT = 64;
 const CACHEABLE_ACCEPT_LENGTH = 512;
-const cache = new Map<string, Negotiated | undefined>();
+/**
+ * Answers per offer object (a route compiles its offer once), then per Accept string: a hit is
+ * two map lookups and no string building. Oldest entries go first past the limit.
+ */
+const caches = new WeakMap<Offer, Map<string, Negotiated | undefined>>();
 
 /** Picks the format and concrete Content-Type for a response, or `undefined` when nothing
  * the route can produce is acceptable (the caller answers 406).
@@ -447,22 +451,16 @@ const cache = new Map<string, Negotiated | undefined>();
  * ```
  */
 export function negotiate(accept: string | undefined | null, offer: Offer): Negotiated | undefined {
-  if (typeof accept === "string" && accept.length <= CACHEABLE_ACCEPT_LENGTH) {
-    // Keyed by the offer's content, so two routes never share an answer they should not.
-    const key = `${offer.base ?? ""}\u0000${offer.formats.join(",")}\u0000${accept}`;
-    if (cache.has(key)) {
-      const hit = cache.get(key);
-      cache.delete(key); // refresh: least recently used goes first
-      cache.set(key, hit);
-      return hit;
-    }
-    const result = compute(accept, offer);
-    if (cache.size >= CACHE_LIMIT) {
-      const oldest = cache.keys().next();
-      if (!oldest.done) cache.delete(oldest.value);
-    }
-    cache.set(key, result);
-    return result;
+  if (typeof accept !== "string" || accept.length > CACHEABLE_ACCEPT_LENGTH) {
+    return compute(accept, offer);
   }
-  return compute(accept, offer);
+  // Keyed by the offer object, so two routes never share an answer they should not.
+  let cache = caches.get(offer);
+  if (cache === undefined) caches.set(offer, cache = new Map());
+  const hit = cache.get(accept);
+  if (hit !== undefined || cache.has(accept)) return hit;
+  const result = compute(accept, offer);
+  if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value!);
+  cache.set(accept, result);
+  return result;
 }
