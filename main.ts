@@ -27,11 +27,13 @@ import {
 import { compile } from "./lib/dispatch.ts";
 import type { Extension } from "./lib/extension.ts";
 import {
+  accessLine,
   createLogger,
   errorFields,
   LOG_LEVELS,
   type Logger,
   type LogLevel,
+  type LogSink,
   silentLogger,
 } from "./lib/log.ts";
 import { scrub } from "./lib/redact.ts";
@@ -345,7 +347,12 @@ function consumersFor(
 }
 
 /** Starts the service (and the HTTP listener when asked); resolves once consuming. */
-async function serve(options: ServeOptions, log: Logger, extra: Partial<ConsumerSpec> = {}) {
+async function serve(
+  options: ServeOptions,
+  log: Logger,
+  sink: LogSink,
+  extra: Partial<ConsumerSpec> = {},
+) {
   const metrics = vcdextMetrics();
   const vcd = await vcdClientFrom(options, log);
   const consumers = consumersFor(options, log, vcd, metrics).map((c) => ({ ...c, ...extra }));
@@ -365,9 +372,7 @@ async function serve(options: ServeOptions, log: Logger, extra: Partial<Consumer
       metrics.requestDuration.observe({ extension }, ms / 1000);
       if (disposition !== "acked") metrics.repliesFailed.inc({ extension, reason: disposition });
       // The access line (info); a handler failure behind a 500 is logged at error level always.
-      const failed = outcome.error !== undefined;
-      if (!failed && !accessLog) return;
-      (failed ? log.error : log.info).call(log, {
+      const fields = {
         extension,
         correlationId: decision.correlationId,
         requestId: decision.requestId,
@@ -377,8 +382,10 @@ async function serve(options: ServeOptions, log: Logger, extra: Partial<Consumer
         ...(decision.shortcut ? { shortcut: decision.shortcut } : {}),
         disposition,
         ms: Math.round(ms * 100) / 100,
-        ...(failed ? { err: errorFields(outcome.error) } : {}),
-      }, "request");
+      };
+      if (outcome.error !== undefined) {
+        log.error({ ...fields, err: errorFields(outcome.error) }, "request");
+      } else if (accessLog) sink.write(accessLine(fields, Date.now()));
     },
     onReject: (consumer, reason) =>
       metrics.messagesRejected.inc({ extension: consumer, reason: rejectReason(reason) }),
@@ -563,7 +570,7 @@ program
   .addOption(logLevelOption())
   .action(async (options) => {
     const log = createLogger(options.logLevel, stderrSink);
-    const service = await serve(options, log);
+    const service = await serve(options, log, stderrSink);
     onSignals(() => service.stop(options.drainMs));
   });
 
@@ -895,12 +902,13 @@ program
     const notifications = "vcdext.demo.notifications";
     // Warnings go to stderr; the audit line the vApp policy logs is shown as part of the demo.
     const audit: string[] = [];
-    const log = createLogger("info", {
+    const demoSink = {
       write(line: string) {
         if (line.includes('"audit":"vapp"')) audit.push(line.trim());
         else if (/"level":"(warn|error)"/.test(line)) stderrSink.write(line);
       },
-    });
+    };
+    const log = createLogger("info", demoSink);
     const vcd = await startFakeVcd();
     const cell = await CellClient.connect(options.amqpUrl);
     await cell.declareNotificationExchange(notifications); // vCD creates it, not vcdext
@@ -925,6 +933,7 @@ program
         vcdApiVersion: "36.0",
       },
       log,
+      demoSink,
       { queueArguments: { "x-expires": 60_000 } },
     );
     try {

@@ -98,6 +98,37 @@ export function errorFields(error: unknown): { name: string; message: string; st
   return fields;
 }
 
+/** The fields of the per-request access line; none of them can carry a credential. */
+export interface AccessFields {
+  readonly extension: string;
+  readonly correlationId?: string | undefined;
+  readonly requestId: string;
+  readonly method?: string | undefined;
+  /** The route template, e.g. `GET /api/org/{org}/ticketing`, never the concrete path. */
+  readonly route?: string | undefined;
+  readonly status: number;
+  readonly shortcut?: string | undefined;
+  readonly disposition: string;
+  readonly ms: number;
+}
+
+/**
+ * The access line for one request, in the same JSON shape as the logger's lines (`level`,
+ * `time`, fields, `msg`). It bypasses pino's redaction on purpose: that costs ~5 µs a line,
+ * and these fields are identifiers and numbers only (no headers, no paths, no bodies).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { accessLine } from "./log.ts";
+ * const line = accessLine({ extension: "x", requestId: "r1", status: 200, disposition: "acked", ms: 1.5 }, 0);
+ * assert.deepEqual(JSON.parse(line), { level: "info", time: 0, extension: "x", requestId: "r1", status: 200, disposition: "acked", ms: 1.5, msg: "request" });
+ * ```
+ */
+export function accessLine(fields: AccessFields, time: number): string {
+  return `${JSON.stringify({ level: "info", time, ...fields, msg: "request" })}\n`;
+}
+
 /** A logger that drops everything, for tests and library defaults. */
 export const silentLogger: Logger = {
   debug() {},

@@ -6,7 +6,7 @@
  *
  * ```
  * deno run -A tests/bench/run.ts [--quick] [--confirm-baseline] [--cpu-prof DIR]
- *   [--endpoint-baseline] [--levels 1,16,128] [--v8-flags FLAGS] [--show-stderr] [--memory-report] [--url amqp://guest:guest@127.0.0.1:5672]
+ *   [--endpoint-baseline] [--levels 1,16,128] [--v8-flags FLAGS] [--log-level info] [--show-stderr] [--memory-report] [--url amqp://guest:guest@127.0.0.1:5672]
  * ```
  *
  * - Both responders are subprocesses started (and killed, by pid, in `finally`) here, each on
@@ -68,6 +68,8 @@ const URL_ = argValue("--url") ?? Deno.env.get("VCDEXT_BENCH_AMQP_URL") ??
 const CPU_PROF_DIR = argValue("--cpu-prof");
 /** V8 flags for both responders (same runtime settings on both sides), e.g. heap sizes. */
 const V8_FLAGS = argValue("--v8-flags");
+/** vcdext's log level: `warn` by default (no access log); `info` measures the access log too. */
+const LOG_LEVEL = argValue("--log-level") ?? "warn";
 /** Only these levels (e.g. `128` or `1,128`), for profiling one regime. */
 const ONLY_LEVELS = argValue("--levels")?.split(",").map(Number);
 /** Print the last lines of the responders' output at the end (e.g. with `--trace-gc`). */
@@ -478,7 +480,7 @@ async function main(): Promise<number> {
       "--extension",
       "gcp-ticketing",
       "--log-level",
-      "warn",
+      LOG_LEVEL,
       "--prefetch",
       "128",
     ];
