@@ -299,7 +299,7 @@ export function replyMessage(reply: Reply): ReplyMessage {
   return { id: reply.id, statusCode: reply.status, headers, body, request: false };
 }
 
-const ASCII = /^[\x00-\x7f]*$/;
+const ASCII = /^[^\u0080-\uffff]*$/; // no character above U+007F (surrogates included)
 
 /**
  * Encodes a reply as the UTF-8 JSON bytes to publish.
