@@ -406,10 +406,11 @@ export async function dispatch(
     return { reply: successReply(req.id, route, negotiated, result ?? {}), route: template };
   } catch (e) {
     if (e instanceof HttpError) {
-      const safe = new HttpError(e.status, scrub(e.message, secretsOf(req.headers)), {
-        minorCode: e.minorCode,
-        headers: e.headers,
-      });
+      // A copy only when scrubbing changed the message: most errors carry no credential.
+      const message = scrub(e.message, secretsOf(req.headers));
+      const safe = message === e.message
+        ? e
+        : new HttpError(e.status, message, { minorCode: e.minorCode, headers: e.headers });
       return { reply: errorReply(req.id, accept, safe, route.errorFormats), route: template };
     }
     const error = new HttpError(500, "The extension failed to handle the request");

@@ -132,14 +132,6 @@ export function endpoint(extension: Extension, options: EndpointOptions = {}): E
     redelivered: boolean,
     signal?: AbortSignal,
   ): Promise<[Outcome, Shortcut?]> {
-    const accept = request.headers.get("accept");
-    const short = (status: number, message: string, headers?: Record<string, string>) => ({
-      reply: errorReply(
-        request.id,
-        accept,
-        new HttpError(status, message, headers ? { headers } : {}),
-      ),
-    });
     const pending = handling.get(request.id);
     if (pending) return [await pending, "duplicate"];
     if (redelivered) {
@@ -147,10 +139,10 @@ export function endpoint(extension: Extension, options: EndpointOptions = {}): E
       if (done) return [done, "replayed"];
     }
     if (options.maxInFlight !== undefined && running >= options.maxInFlight) {
-      return [
-        short(429, "The extension is busy; try again shortly", { "Retry-After": "1" }),
-        "busy",
-      ];
+      const busy = new HttpError(429, "The extension is busy; try again shortly", {
+        headers: { "Retry-After": "1" },
+      });
+      return [{ reply: errorReply(request.id, request.headers.get("accept"), busy) }, "busy"];
     }
     running++;
     const dispatched = dispatch(app, request, {
