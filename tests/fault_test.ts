@@ -16,6 +16,11 @@ const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const FIXTURE = new URL("./fixtures/serve_fixture.ts", import.meta.url).pathname;
 const TICKETS = `/api/org/${SAMPLE.orgId}/ticketing`;
 
+/** The fixture service's command line on this broker, exchange and queue. */
+function fixtureArgs(url: string, exchange: string, queue: string): string[] {
+  return [FIXTURE, "--url", url, "--exchange", exchange, "--queue", queue];
+}
+
 function serveTicketing(url: string, exchange: string, queue: string): Proc {
   return new Proc([
     MAIN,
@@ -193,17 +198,7 @@ Deno.test({
     await t.step("SIGTERM under load answers what is in flight and exits 0", async () => {
       const exchange = uniqueName("fault.term");
       const queue = `${exchange}.q`;
-      const svc = new Proc([
-        FIXTURE,
-        "--url",
-        url,
-        "--exchange",
-        exchange,
-        "--queue",
-        queue,
-        "--delay-ms",
-        "400",
-      ]);
+      const svc = new Proc([...fixtureArgs(url, exchange, queue), "--delay-ms", "400"]);
       const cell = await CellClient.connect(url);
       const admin = await BrokerAdmin.connect(url);
       try {
@@ -245,13 +240,7 @@ Deno.test({
         const exchange = uniqueName("fault.alarm");
         const queue = `${exchange}.q`;
         const svc = new Proc([
-          FIXTURE,
-          "--url",
-          url,
-          "--exchange",
-          exchange,
-          "--queue",
-          queue,
+          ...fixtureArgs(url, exchange, queue),
           "--delay-ms",
           "2500", // long enough for rabbitmqctl (up to ~1 s) to raise the alarm first
           "--publish-timeout-ms",
@@ -294,7 +283,7 @@ Deno.test({
         const admin = await BrokerAdmin.connect(url);
         await admin.declareExchange(dlx, "fanout");
         await admin.declareQueue(dlx, { exchange: dlx, keys: [""] });
-        const args = [FIXTURE, "--url", url, "--exchange", exchange, "--queue", queue];
+        const args = fixtureArgs(url, exchange, queue);
         const quorum = ["--queue-type", "quorum", "--delivery-limit", "2", "--dlx", dlx];
         const cell = await CellClient.connect(url);
         let crashes = 0;
