@@ -35,6 +35,8 @@ interface CompiledRoute {
   readonly offer: Offer | undefined;
   /** Formats for error documents of this route, default first. */
   readonly errorFormats: readonly Format[];
+  /** `METHOD /path/{template}`, as outcomes name the route. */
+  readonly template: string;
 }
 
 /** An extension compiled for dispatch: its routes behind a router. */
@@ -91,6 +93,7 @@ export function compile(extension: Extension): App {
       def,
       offer: formats ? { base: def.produces?.base, formats } : undefined,
       errorFormats: formats ?? ALL_FORMATS,
+      template: `${def.method} ${def.path}`,
     };
   });
   return { extension, router: new Router(routes) };
@@ -258,28 +261,42 @@ type Context = Parameters<AnyRoute["handle"]>[0];
  * Handler deadlines, swept by one interval timer (every 50 ms while any is pending) rather
  * than a timer per request: a 504 may come up to 50 ms after the limit, which is far inside
  * vCD's margin, and the hot path arms no timer of its own.
+ *
+ * A plain array of records, not a `Map` keyed by callback: disarming clears the record's
+ * callback at once, so a finished request is not kept reachable until the next sweep (the
+ * `Map` version had V8 copy and promote each request's context in every scavenge).
  */
-const deadlines = new Map<() => void, number>();
+interface Deadline {
+  at: number;
+  fire: (() => void) | undefined;
+}
+let deadlines: Deadline[] = [];
 let sweeper: ReturnType<typeof setInterval> | undefined;
 const SWEEP_MS = 50;
 
 function sweep(): void {
   const now = performance.now();
-  for (const [fire, at] of deadlines) {
-    if (at <= now) {
-      deadlines.delete(fire);
-      fire();
-    }
+  const due: (() => void)[] = [];
+  const kept: Deadline[] = [];
+  for (const d of deadlines) {
+    if (d.fire === undefined) continue;
+    if (d.at <= now) {
+      due.push(d.fire);
+      d.fire = undefined;
+    } else kept.push(d);
   }
-  if (deadlines.size === 0 && sweeper !== undefined) {
+  deadlines = kept; // before firing: a callback may arm a new deadline
+  for (const fire of due) fire();
+  if (deadlines.length === 0 && sweeper !== undefined) {
     clearInterval(sweeper);
     sweeper = undefined;
   }
 }
 
-/** Arms a deadline; returns its disarm function. */
-function arm(ms: number, fire: () => void): () => void {
-  deadlines.set(fire, performance.now() + ms);
+/** Arms a deadline; returns the record whose `fire` the caller clears to disarm it. */
+function arm(ms: number, fire: () => void): Deadline {
+  const deadline: Deadline = { at: performance.now() + ms, fire };
+  deadlines.push(deadline);
   if (sweeper === undefined) {
     // Unref'd: the sweeper never keeps a process alive; it stops itself once nothing is
     // pending, so a request arms no timer of its own however they arrive.
@@ -288,43 +305,103 @@ function arm(ms: number, fire: () => void): () => void {
       Deno.unrefTimer(sweeper);
     } catch { /* a fake timer (tests) */ }
   }
-  return () => void deadlines.delete(fire);
+  return deadline;
 }
 
-/** Runs the handler, bounded by `options.timeoutMs` when given. */
+/**
+ * What a handler receives. A class rather than an object literal with getters: a literal's
+ * getters are fresh closures, V8 then gives every such object its own hidden class, and that
+ * kept several KB per request alive across garbage collections.
+ */
+class RequestContext implements Context {
+  #query: URLSearchParams | undefined;
+  #controller: AbortController | undefined;
+  #expired: HttpError | undefined;
+  #forward: (() => void) | undefined;
+
+  constructor(
+    readonly params: Readonly<Record<string, string>>,
+    readonly body: unknown,
+    readonly request: VcdRequest,
+    /** Aborts from outside (shutdown). */
+    private readonly outer: AbortSignal | undefined,
+    /** Whether a deadline applies, so `signal` needs a controller of its own. */
+    private readonly bounded: boolean,
+  ) {}
+
+  get security(): VcdRequest["security"] {
+    return this.request.security;
+  }
+
+  get query(): URLSearchParams {
+    return (this.#query ??= new URLSearchParams(this.request.queryString));
+  }
+
+  /** The AbortController is made only when the handler looks at `signal`. */
+  get signal(): AbortSignal {
+    const outer = this.outer;
+    if (!this.bounded) return outer ?? NEVER;
+    if (!this.#controller) {
+      const controller = (this.#controller = new AbortController());
+      if (this.#expired) controller.abort(this.#expired);
+      else if (outer?.aborted) controller.abort(outer.reason);
+      else if (outer) {
+        this.#forward = () => controller.abort(outer.reason);
+        outer.addEventListener("abort", this.#forward, { once: true });
+      }
+    }
+    return this.#controller.signal;
+  }
+
+  /** The deadline passed: abort the handler's signal with the 504. */
+  expire(error: HttpError): void {
+    this.#expired = error;
+    this.#controller?.abort(error);
+  }
+
+  /** The handler settled: stop listening to the outer signal. */
+  release(): void {
+    if (this.#forward) this.outer?.removeEventListener("abort", this.#forward);
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | null)?.then === "function";
+}
+
+/**
+ * Runs the handler, bounded by `options.timeoutMs` when given. A handler that answers
+ * synchronously (or throws) needs no deadline; a pending one is raced against it.
+ */
 function callHandler(
   def: AnyRoute,
   options: DispatchOptions,
-  context: (signal: () => AbortSignal) => Context,
+  ctx: RequestContext,
 ): Promise<HandlerResult<unknown>> {
-  const { timeoutMs } = options;
-  const outer = options.signal;
-  if (timeoutMs === undefined) {
-    return Promise.resolve().then(() => def.handle(context(() => outer ?? NEVER)));
+  let result: HandlerResult<unknown> | PromiseLike<HandlerResult<unknown>>;
+  try {
+    result = def.handle(ctx);
+  } catch (e) {
+    return Promise.reject(e);
   }
-  // The AbortController is made only when the handler looks at ctx.signal.
-  let controller: AbortController | undefined;
-  let expired: HttpError | undefined;
-  const forward = () => controller?.abort(outer?.reason);
-  const signal = () => {
-    if (!controller) {
-      controller = new AbortController();
-      if (expired) controller.abort(expired);
-      else if (outer?.aborted) controller.abort(outer.reason);
-      else outer?.addEventListener("abort", forward, { once: true });
-    }
-    return controller.signal;
-  };
+  const { timeoutMs } = options;
+  if (timeoutMs === undefined || !isThenable(result)) return Promise.resolve(result);
+  const pending = result;
   return new Promise<HandlerResult<unknown>>((resolve, reject) => {
-    const disarm = arm(timeoutMs, () => {
-      expired = new HttpError(504, `The extension did not answer within ${timeoutMs} ms`);
-      controller?.abort(expired);
+    const deadline = arm(timeoutMs, () => {
+      const expired = new HttpError(504, `The extension did not answer within ${timeoutMs} ms`);
+      ctx.expire(expired);
       reject(expired);
     });
     // The handler's own promise may settle after the deadline: that late result is dropped.
-    Promise.resolve().then(() => def.handle(context(signal))).then(resolve, reject).finally(() => {
-      disarm();
-      outer?.removeEventListener("abort", forward);
+    pending.then((value) => {
+      deadline.fire = undefined;
+      ctx.release();
+      resolve(value);
+    }, (e) => {
+      deadline.fire = undefined;
+      ctx.release();
+      reject(e);
     });
   });
 }
@@ -372,7 +449,7 @@ export async function dispatch(
     return { reply: errorReply(req.id, accept, error) };
   }
   const { route, params } = found.match;
-  const template = `${route.method} ${route.path}`;
+  const template = route.template;
   try {
     for (const right of route.def.rights ?? []) {
       if (!req.security.rights.has(right)) {
@@ -388,21 +465,14 @@ export async function dispatch(
       );
     }
     const body = decodeBody(route.def.consumes, req);
-    const result = await callHandler(route.def, options, (signal) => {
-      let query: URLSearchParams | undefined;
-      return {
-        params,
-        get query() {
-          return (query ??= new URLSearchParams(req.queryString));
-        },
-        body,
-        security: req.security,
-        request: req,
-        get signal() {
-          return signal();
-        },
-      };
-    });
+    const ctx = new RequestContext(
+      params,
+      body,
+      req,
+      options.signal,
+      options.timeoutMs !== undefined,
+    );
+    const result = await callHandler(route.def, options, ctx);
     return { reply: successReply(req.id, route, negotiated, result ?? {}), route: template };
   } catch (e) {
     if (e instanceof HttpError) {

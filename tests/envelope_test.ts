@@ -416,6 +416,30 @@ Deno.test("encodeReply() reproduces the wire-format sample reply exactly", () =>
   assert.equal(sample.body, "eyJzdGF0dXMiOiJvayIsIml0ZW1zIjpbXX0=");
 });
 
+Deno.test("encodeReply() writes exactly JSON.stringify(replyMessage()) for varied replies", () => {
+  const replies = [
+    { id: "r1", status: 200, headers: {}, body: "" },
+    { id: 'q"uote\\', status: 404, headers: { "Content-Type": "a/b" }, body: "é€😀" },
+    {
+      id: "r3",
+      status: 201,
+      headers: { Location: "https://x/\u2028", "content-length": "99", "X-Ünï": '\n\t"' },
+      body: new Uint8Array([0, 255, 10]),
+    },
+    { id: "r4", status: 504, headers: { "Retry-After": "1", "2": "numeric key" }, body: "{}" },
+    // A handler that slips in a non-string value: kept, or left out as JSON.stringify does.
+    {
+      id: "r5",
+      status: 200,
+      headers: { "X-N": 5, "X-U": undefined } as unknown as Record<string, string>,
+      body: "x",
+    },
+  ];
+  for (const r of replies) {
+    assert.equal(text(encodeReply(r)), JSON.stringify(replyMessage(r)), `reply ${r.id}`);
+  }
+});
+
 Deno.test("replyMessage() counts Content-Length in UTF-8 bytes, not characters", () => {
   const m = replyMessage({ id: "r1", status: 200, headers: {}, body: "é€😀" });
   assert.equal(m.headers["Content-Length"], 9);

@@ -311,7 +311,11 @@ Deno.test({
             if ((await admin.queueInfo(dlx))?.messages === 1) break;
             svc = new Proc([...args, ...quorum]);
             alive = true;
-            await svc.waitFor('"msg":"consuming"');
+            // The redelivered poison may crash it before it logs that it is consuming.
+            let exited = false;
+            svc.child.status.then(() => (exited = true));
+            const current = svc;
+            await eventually(() => exited || current.log.includes('"msg":"consuming"'), 30_000);
           }
           await eventually(async () => (await admin.queueInfo(dlx))?.messages === 1, 10_000);
           const [dead] = await admin.take(dlx);

@@ -68,6 +68,8 @@ const URL_ = argValue("--url") ?? Deno.env.get("VCDEXT_BENCH_AMQP_URL") ??
 const CPU_PROF_DIR = argValue("--cpu-prof");
 /** V8 flags for both responders (same runtime settings on both sides), e.g. heap sizes. */
 const V8_FLAGS = argValue("--v8-flags");
+/** V8 flags for vcdext only (experiments with its runtime settings). */
+const VCDEXT_V8_FLAGS = argValue("--vcdext-v8-flags");
 /** vcdext's log level: `warn` by default (no access log); `info` measures the access log too. */
 const LOG_LEVEL = argValue("--log-level") ?? "warn";
 /** Only these levels (e.g. `128` or `1,128`), for profiling one regime. */
@@ -466,7 +468,9 @@ async function main(): Promise<number> {
       "--allow-env",
       "--allow-sys",
       "--allow-read",
-      ...(V8_FLAGS ? [`--v8-flags=${V8_FLAGS}`] : []),
+      ...(V8_FLAGS || VCDEXT_V8_FLAGS
+        ? [`--v8-flags=${[V8_FLAGS, VCDEXT_V8_FLAGS].filter(Boolean).join(",")}`]
+        : []),
       ...(CPU_PROF_DIR ? ["--cpu-prof", `--cpu-prof-dir=${CPU_PROF_DIR}`] : []),
       // --memory-report: the same main.ts behind a wrapper that prints the JS heap on SIGUSR2.
       MEMORY_REPORT ? "tests/bench/serve_with_memory.ts" : "main.ts",
