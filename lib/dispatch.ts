@@ -262,15 +262,20 @@ type Context = Parameters<AnyRoute["handle"]>[0];
  * than a timer per request: a 504 may come up to 50 ms after the limit, which is far inside
  * vCD's margin, and the hot path arms no timer of its own.
  *
- * A plain array of records, not a `Map` keyed by callback: disarming clears the record's
- * callback at once, so a finished request is not kept reachable until the next sweep (the
- * `Map` version had V8 copy and promote each request's context in every scavenge).
+ * A queue of records, not a `Map` keyed by callback: disarming clears the record's callback
+ * at once, so a finished request is not kept reachable until the next sweep (the `Map`
+ * version had V8 copy and promote each request's context in every scavenge), and drops the
+ * cleared records at the head, so the queue stays short even when no sweep runs for a while
+ * (handlers finish roughly in the order they started; one slow handler holds back at most
+ * what finishes during its time limit).
  */
 interface Deadline {
-  at: number;
+  readonly at: number;
   fire: (() => void) | undefined;
 }
 let deadlines: Deadline[] = [];
+/** Records before this index are gone. */
+let head = 0;
 let sweeper: ReturnType<typeof setInterval> | undefined;
 const SWEEP_MS = 50;
 
@@ -278,7 +283,8 @@ function sweep(): void {
   const now = performance.now();
   const due: (() => void)[] = [];
   const kept: Deadline[] = [];
-  for (const d of deadlines) {
+  for (let i = head; i < deadlines.length; i++) {
+    const d = deadlines[i]!;
     if (d.fire === undefined) continue;
     if (d.at <= now) {
       due.push(d.fire);
@@ -286,6 +292,7 @@ function sweep(): void {
     } else kept.push(d);
   }
   deadlines = kept; // before firing: a callback may arm a new deadline
+  head = 0;
   for (const fire of due) fire();
   if (deadlines.length === 0 && sweeper !== undefined) {
     clearInterval(sweeper);
@@ -293,7 +300,7 @@ function sweep(): void {
   }
 }
 
-/** Arms a deadline; returns the record whose `fire` the caller clears to disarm it. */
+/** Arms a deadline; {@linkcode disarm} it when the handler settles. */
 function arm(ms: number, fire: () => void): Deadline {
   const deadline: Deadline = { at: performance.now() + ms, fire };
   deadlines.push(deadline);
@@ -306,6 +313,18 @@ function arm(ms: number, fire: () => void): Deadline {
     } catch { /* a fake timer (tests) */ }
   }
   return deadline;
+}
+
+function disarm(deadline: Deadline): void {
+  deadline.fire = undefined;
+  while (head < deadlines.length && deadlines[head]!.fire === undefined) head++;
+  if (head === deadlines.length) {
+    deadlines.length = 0;
+    head = 0;
+  } else if (head >= 1024 && head * 2 >= deadlines.length) {
+    deadlines = deadlines.slice(head);
+    head = 0;
+  }
 }
 
 /**
@@ -395,11 +414,11 @@ function callHandler(
     });
     // The handler's own promise may settle after the deadline: that late result is dropped.
     pending.then((value) => {
-      deadline.fire = undefined;
+      disarm(deadline);
       ctx.release();
       resolve(value);
     }, (e) => {
-      deadline.fire = undefined;
+      disarm(deadline);
       ctx.release();
       reject(e);
     });

@@ -28,12 +28,15 @@ function serviceEnv(): Record<string, string> {
   return env;
 }
 
-/** The `--allow-*`/`--deny-*` flags of `deno task compile`, so the tests cannot drift from it. */
+/**
+ * The `--allow-*`/`--deny-*` flags of `deno task compile` (and its `--v8-flags`, also baked
+ * into the binary), so the tests cannot drift from it.
+ */
 async function compilePermissions(): Promise<string[]> {
   const config = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`));
   const command: string = config.tasks.compile.command;
   const words = command.split(/\s+/);
-  const flags = words.filter((w) => /^--(allow|deny)-/.test(w));
+  const flags = words.filter((w) => /^--(allow|deny)-|^--v8-flags=/.test(w));
   assert.ok(
     flags.length >= 3 && !words.includes("-A") && !words.includes("--allow-all"),
     `the compile task should list its permissions one by one: ${command}`,

@@ -6,7 +6,8 @@
  *
  * ```
  * deno run -A tests/bench/run.ts [--quick] [--confirm-baseline] [--cpu-prof DIR]
- *   [--endpoint-baseline] [--levels 1,16,128] [--v8-flags FLAGS] [--log-level info] [--show-stderr] [--memory-report] [--url amqp://guest:guest@127.0.0.1:5672]
+ *   [--endpoint-baseline] [--levels 1,16,128] [--v8-flags FLAGS] [--vcdext-v8-flags FLAGS]
+ *   [--log-level info] [--show-stderr] [--memory-report] [--url amqp://guest:guest@127.0.0.1:5672]
  * ```
  *
  * - Both responders are subprocesses started (and killed, by pid, in `finally`) here, each on
@@ -28,7 +29,8 @@
  * (decode, dispatch, encode) behind its bare AMQP loop, so the ratio isolates `lib/amqp.ts`. `--cpu-prof DIR`
  * runs vcdext under V8's sampling profiler and writes its profile to DIR at the end
  * (`tests/bench/profile_summary.ts` reads it). `--levels` runs only some levels (profiling);
- * `--v8-flags` passes V8 flags to both responders (e.g. `--max-semi-space-size=2`);
+ * `--v8-flags` passes V8 flags to both responders (e.g. `--max-semi-space-size=2`); vcdext
+ * runs with the V8 flags of `deno task start` (as shipped), or `--vcdext-v8-flags` instead;
  * `--show-stderr` prints the tail of their output at the end; `--memory-report` runs vcdext
  * through `serve_with_memory.ts` and prints its JS heap against its RSS after the load.
  *
@@ -68,8 +70,17 @@ const URL_ = argValue("--url") ?? Deno.env.get("VCDEXT_BENCH_AMQP_URL") ??
 const CPU_PROF_DIR = argValue("--cpu-prof");
 /** V8 flags for both responders (same runtime settings on both sides), e.g. heap sizes. */
 const V8_FLAGS = argValue("--v8-flags");
-/** V8 flags for vcdext only (experiments with its runtime settings). */
-const VCDEXT_V8_FLAGS = argValue("--vcdext-v8-flags");
+/**
+ * V8 flags of vcdext: those `deno task start` (and the compiled binary) run it with, unless
+ * `--vcdext-v8-flags` replaces them (experiments; `--vcdext-v8-flags=` for none).
+ */
+const VCDEXT_V8_FLAGS = argValue("--vcdext-v8-flags") ?? await startTaskV8Flags();
+
+async function startTaskV8Flags(): Promise<string | undefined> {
+  const config = JSON.parse(await Deno.readTextFile(new URL("../../deno.json", import.meta.url)));
+  const command: string = config.tasks.start.command;
+  return /--v8-flags=(\S+)/.exec(command)?.[1];
+}
 /** vcdext's log level: `warn` by default (no access log); `info` measures the access log too. */
 const LOG_LEVEL = argValue("--log-level") ?? "warn";
 /** Only these levels (e.g. `128` or `1,128`), for profiling one regime. */
@@ -453,7 +464,9 @@ async function main(): Promise<number> {
       CONFIRM_BASELINE ? "confirm channel, ack after confirm" : "no confirms, ack at once"
     }${
       ENDPOINT_BASELINE ? ", DIAGNOSTIC --endpoint mode (vcdext's pure path, bare AMQP loop)" : ""
-    }; both prefetch 128, noDelay; exchanges ${tag}.*\n`,
+    }; both prefetch 128, noDelay; vcdext V8 flags: ${
+      [V8_FLAGS, VCDEXT_V8_FLAGS].filter(Boolean).join(",") || "none"
+    }; exchanges ${tag}.*\n`,
   );
 
   const admin = await BrokerAdmin.connect(URL_);
