@@ -359,6 +359,11 @@ class Session {
   }
 }
 
+/** The application headers of every reply (wire-format doc, section 3); amqplib only reads them. */
+const REPLY_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  messageType: "ProcessHttpResponse",
+});
+
 /**
  * Connects (with automatic recovery: capped exponential backoff with jitter), declares every
  * consumer's exchange, queue and binding, and consumes with manual acks. For each delivery the
@@ -423,21 +428,49 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
     }
   }
 
-  /** Replies waiting for their broker confirm, with their deadline; one sweeper times them out. */
-  const unconfirmed = new Map<(d: Disposition) => void, number>();
+  /**
+   * Replies waiting for their broker confirm, in publish order, with their deadline; one
+   * sweeper times them out. Records, not a `Map` keyed by callback: a settled record lets go
+   * of its callback at once and leaves the queue as soon as those before it have settled
+   * (confirms come in publish order), so nothing of a confirmed reply outlives it.
+   */
+  interface Waiting {
+    readonly at: number;
+    resolve: ((d: Disposition) => void) | undefined;
+  }
+  let unconfirmed: Waiting[] = [];
+  let head = 0;
   let sweeper: ReturnType<typeof setInterval> | undefined;
-  function awaitConfirm(resolve: (d: Disposition) => void): void {
-    unconfirmed.set(resolve, performance.now() + publishTimeoutMs);
+
+  function settleWaiting(w: Waiting, disposition: Disposition): void {
+    const resolve = w.resolve;
+    if (resolve === undefined) return;
+    w.resolve = undefined;
+    while (head < unconfirmed.length && unconfirmed[head]!.resolve === undefined) head++;
+    if (head === unconfirmed.length) {
+      unconfirmed.length = 0;
+      head = 0;
+    } else if (head >= 1024 && head * 2 >= unconfirmed.length) {
+      unconfirmed = unconfirmed.slice(head);
+      head = 0;
+    }
+    resolve(disposition);
+  }
+
+  function awaitConfirm(resolve: (d: Disposition) => void): Waiting {
+    const w: Waiting = { at: performance.now() + publishTimeoutMs, resolve };
+    unconfirmed.push(w);
     sweeper ??= setInterval(() => {
       const now = performance.now();
-      for (const [done, deadline] of unconfirmed) {
-        if (deadline <= now) done("requeued"); // `done` removes itself, then resolves
+      for (const w of unconfirmed.slice(head)) {
+        if (w.at <= now) settleWaiting(w, "requeued");
       }
-      if (unconfirmed.size === 0) {
+      if (unconfirmed.length === 0) {
         clearInterval(sweeper);
         sweeper = undefined;
       }
     }, Math.min(1_000, publishTimeoutMs));
+    return w;
   }
 
   async function publishReply(s: Session, d: ReplyDecision): Promise<Disposition> {
@@ -458,21 +491,21 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
     }
     const ch = channel;
     return await new Promise<Disposition>((resolve) => {
-      const done = (disposition: Disposition) => {
-        if (unconfirmed.delete(done)) resolve(disposition);
-      };
-      awaitConfirm(done);
+      const w = awaitConfirm(resolve);
+      const done = (disposition: Disposition) => settleWaiting(w, disposition);
       try {
         ch.publish(
           d.exchange,
           d.routingKey,
           toBuffer(d.body),
-          {
-            ...(d.correlationId === undefined ? {} : { correlationId: d.correlationId }),
-            contentType: "application/json",
-            headers: { messageType: "ProcessHttpResponse" },
-            expiration,
-          },
+          d.correlationId === undefined
+            ? { contentType: "application/json", headers: REPLY_HEADERS, expiration }
+            : {
+              correlationId: d.correlationId,
+              contentType: "application/json",
+              headers: REPLY_HEADERS,
+              expiration,
+            },
           (err) => done(err ? "requeued" : "acked"),
         );
       } catch {
@@ -636,7 +669,7 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
       if (s && !s.closed) await within(s.closeChannels(), 5_000, undefined);
       await within(model.close().catch(() => {}), 5_000, undefined);
       if (sweeper !== undefined) clearInterval(sweeper);
-      for (const resolve of [...unconfirmed.keys()]) resolve("requeued");
+      for (const w of unconfirmed.slice(head)) settleWaiting(w, "requeued");
       log.info({ drained }, "stopped");
     },
   };
