@@ -372,6 +372,7 @@ async function serve(
       metrics.requestDuration.observe({ extension }, ms / 1000);
       if (disposition !== "acked") metrics.repliesFailed.inc({ extension, reason: disposition });
       // The access line (info); a handler failure behind a 500 is logged at error level always.
+      if (!accessLog && outcome.error === undefined) return;
       const fields = {
         extension,
         correlationId: decision.correlationId,
