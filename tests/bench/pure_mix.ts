@@ -39,7 +39,6 @@ const ep = endpoint(ticketing, {
   maxBodyBytes: 524_288,
   timeoutMs: 8_000,
   vcdTimeoutMs: 10_000,
-  recentReplies: Number(Deno.env.get("RECENT") ?? 1024),
   maxInFlight: 1_000_000, // the in-process driver keeps IN_FLIGHT running; no 429s
 });
 const headers = { replyToExchange: "vcdext.cell", messageType: "ProcessHttpRequest" };
@@ -105,7 +104,6 @@ async function round(r: number, ticket: string): Promise<number> {
   const t0 = performance.now();
   await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
   const us = ((performance.now() - t0) * 1000) / N;
-  if (Deno.env.get("LIVE")) console.log("live tickets", live.length);
   console.log(
     `round ${r}: ${N} requests, ${IN_FLIGHT} in flight: ${us.toFixed(2)} µs/req, ${bad} bad`,
   );
