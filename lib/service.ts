@@ -97,53 +97,6 @@ export interface EndpointOptions extends DecodeLimits {
   readonly recentReplies?: number;
 }
 
-/**
- * A table of per-request bookkeeping by request id. Not a `Map`: V8 keeps what a
- * string-keyed `Map` held reachable after `delete` until a full collection, so a Map written
- * and deleted once per request had every request's outcome copied and promoted by each
- * scavenge (`--trace-gc-nvp`: megabytes per scavenge under load). A null-prototype object
- * (V8 dictionary mode) does not; any string, `__proto__` included, is an ordinary key.
- */
-class IdTable<V> {
-  readonly #entries: Record<string, V> = Object.create(null);
-
-  get(id: string): V | undefined {
-    return this.#entries[id];
-  }
-
-  set(id: string, value: V): void {
-    this.#entries[id] = value;
-  }
-
-  delete(id: string): void {
-    delete this.#entries[id];
-  }
-}
-
-/** The values of the last `capacity` ids set, by id; the oldest is forgotten first. */
-class RecentTable<V> {
-  readonly #byId = new IdTable<{ readonly id: string; readonly value: V }>();
-  readonly #ring: ({ readonly id: string; readonly value: V } | undefined)[] = [];
-  #next = 0;
-
-  constructor(readonly capacity: number) {}
-
-  get(id: string): V | undefined {
-    return this.#byId.get(id)?.value;
-  }
-
-  set(id: string, value: V): void {
-    if (this.capacity <= 0) return;
-    const record = { id, value };
-    const evicted = this.#ring[this.#next];
-    // Set again since, the id's newer record stays.
-    if (evicted && this.#byId.get(evicted.id) === evicted) this.#byId.delete(evicted.id);
-    this.#ring[this.#next] = record;
-    this.#next = (this.#next + 1) % this.capacity;
-    this.#byId.set(id, record);
-  }
-}
-
 function text(value: unknown): string | undefined {
   if (typeof value === "string") return value;
   if (value instanceof Uint8Array) return new TextDecoder().decode(value);
@@ -170,9 +123,15 @@ export function endpoint(extension: Extension, options: EndpointOptions = {}): E
   const vcdTimeoutMs = options.vcdTimeoutMs ?? 10_000;
   const maxRecent = options.recentReplies ?? 1_024;
   /** Requests being handled, by id: a redelivery of one waits for the same outcome. */
-  const handling = new IdTable<Promise<Outcome>>();
-  /** Recently answered requests, by id. */
-  const recent = new RecentTable<Outcome>(maxRecent);
+  const handling = new Map<string, Promise<Outcome>>();
+  /** Recently answered requests, by id, oldest first (a Map keeps insertion order). */
+  const recent = new Map<string, Outcome>();
+
+  function remember(id: string, outcome: Outcome): void {
+    recent.delete(id);
+    recent.set(id, outcome);
+    if (recent.size > maxRecent) recent.delete(recent.keys().next().value!);
+  }
   let running = 0;
 
   /** Dispatch options per outer signal (the adapter passes the same one every time). */
@@ -214,7 +173,7 @@ export function endpoint(extension: Extension, options: EndpointOptions = {}): E
     let outcome: Outcome;
     try {
       outcome = await dispatched;
-      recent.set(request.id, outcome);
+      remember(request.id, outcome);
     } finally {
       running--;
       handling.delete(request.id);
