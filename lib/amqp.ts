@@ -122,7 +122,9 @@ export function safeUrl(url: string): string {
   return scrub(url);
 }
 
-const toBuffer = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+/** A Buffer over the same bytes (no copy); a Buffer already is one. */
+const toBuffer = (u: Uint8Array): Buffer =>
+  Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 
 function deliveryOf(msg: ConsumeMessage): Delivery {
   const p = msg.properties;

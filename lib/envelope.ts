@@ -4,6 +4,7 @@
  * Strict in what it sends, lenient in what it accepts (wire-format doc, sections 2 and 3).
  */
 
+import { Buffer } from "node:buffer";
 import { HttpError } from "./errors.ts";
 
 /** The caller as vCD vouches for it (element 1 of the envelope). */
@@ -421,8 +422,12 @@ export function encodeReply(reply: Reply): Uint8Array {
     const value = JSON.stringify(reply.headers[name]);
     if (value !== undefined) headers += `${JSON.stringify(name)}:${value},`;
   }
-  return encoder.encode(
+  // Buffer.from, not TextEncoder: small results are cut from a shared pool instead of each
+  // getting an ArrayBuffer of its own (about 3 times faster for a typical reply). A Buffer is a
+  // Uint8Array; its `.buffer` is the pool, so read it through byteOffset/byteLength.
+  return Buffer.from(
     `{"id":${JSON.stringify(reply.id)},"statusCode":${JSON.stringify(reply.status)},` +
       `"headers":{${headers}"Content-Length":${length}},"body":"${base64}","request":false}`,
+    "utf8",
   );
 }

@@ -86,43 +86,51 @@ export class Router<R extends Routable> {
 
   /** Finds the route for `method` and `path` (path only, no query). */
   match(method: string, path: string): MatchResult<R> {
-    const parts = splitPath(path);
-    const candidates = this.#bySize.get(parts.length);
+    // The same segments as splitPath(), read in place: parts[1..n].
+    const parts = path.split("/");
+    let n = parts.length - 1;
+    if (n > 1 && parts[n] === "") n--;
+    const candidates = this.#bySize.get(n);
     if (!candidates) return { kind: "none" };
     let allow: Set<string> | undefined;
     for (const c of candidates) {
-      const values = matchSegments(c.segments, parts);
-      if (!values) continue;
       if (c.route.method === method) {
-        // fromEntries defines own properties, so a `{__proto__}` parameter cannot touch the
-        // prototype, and the result is a plain object (as the example above compares it).
-        const params: Record<string, string> = Object.fromEntries(
-          c.names.map((name, i) => [name, values[i] ?? ""]),
-        );
-        return { kind: "found", match: { route: c.route, params } };
-      }
-      (allow ??= new Set()).add(c.route.method);
+        const params = paramsOf(c, parts);
+        if (params) return { kind: "found", match: { route: c.route, params } };
+      } else if (paramsOf(c, parts)) (allow ??= new Set()).add(c.route.method);
     }
     return allow ? { kind: "method", allow: [...allow].sort() } : { kind: "none" };
   }
 }
 
-function matchSegments(
-  segments: readonly (string | undefined)[],
-  parts: readonly string[],
-): string[] | undefined {
-  const values: string[] = [];
+/**
+ * The percent-decoded parameters when `parts[1..]` fit the template, else `undefined`. Own
+ * data properties of a plain object: a `{__proto__}` parameter is defined, not assigned, so
+ * it cannot touch the prototype (and the result compares equal to an object literal).
+ */
+function paramsOf<R>(c: Compiled<R>, parts: readonly string[]): Record<string, string> | undefined {
+  const segments = c.segments;
   for (let i = 0; i < segments.length; i++) {
     const literal = segments[i];
-    const part = parts[i] ?? "";
-    if (literal !== undefined) {
-      if (literal !== part) return undefined;
-    } else {
-      if (part === "") return undefined;
-      const decoded = decodeSegment(part);
-      if (decoded === undefined) return undefined;
-      values.push(decoded);
-    }
+    if (literal !== undefined && literal !== parts[i + 1]) return undefined;
   }
-  return values;
+  const params: Record<string, string> = {};
+  let p = 0;
+  for (let i = 0; i < segments.length; i++) {
+    if (segments[i] !== undefined) continue;
+    const part = parts[i + 1] ?? "";
+    if (part === "") return undefined;
+    const decoded = decodeSegment(part);
+    if (decoded === undefined) return undefined;
+    const name = c.names[p++]!;
+    if (name === "__proto__") {
+      Object.defineProperty(params, name, {
+        value: decoded,
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    } else params[name] = decoded;
+  }
+  return params;
 }

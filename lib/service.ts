@@ -124,13 +124,24 @@ export function endpoint(extension: Extension, options: EndpointOptions = {}): E
   const maxRecent = options.recentReplies ?? 1_024;
   /** Requests being handled, by id: a redelivery of one waits for the same outcome. */
   const handling = new Map<string, Promise<Outcome>>();
-  /** Recently answered requests, by id, oldest first (a Map keeps insertion order). */
+  /** Recently answered requests, by id; the rings hold the last `maxRecent` of them in order. */
   const recent = new Map<string, Outcome>();
+  const ringIds: (string | undefined)[] = [];
+  const ringOutcomes: (Outcome | undefined)[] = [];
+  let slot = 0;
 
+  /** Keeps an outcome for replays; the oldest one goes (no iterator, no reordering). */
   function remember(id: string, outcome: Outcome): void {
-    recent.delete(id);
+    if (maxRecent <= 0) return;
+    const evicted = ringIds[slot];
+    // Only when the entry is still that one: an id answered again since keeps its newer one.
+    if (evicted !== undefined && recent.get(evicted) === ringOutcomes[slot]) {
+      recent.delete(evicted);
+    }
+    ringIds[slot] = id;
+    ringOutcomes[slot] = outcome;
+    slot = slot + 1 === maxRecent ? 0 : slot + 1;
     recent.set(id, outcome);
-    if (recent.size > maxRecent) recent.delete(recent.keys().next().value!);
   }
   let running = 0;
 
