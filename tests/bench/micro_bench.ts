@@ -178,7 +178,7 @@ Deno.bench("dispatch GET, XML", { group: "dispatch" }, async () => {
 Deno.bench("dispatch POST, JSON body", { group: "dispatch" }, async () => {
   await dispatch(app, requests.postJson);
 });
-Deno.bench("dispatch POST, XML body (fast-xml-parser)", { group: "dispatch" }, async () => {
+Deno.bench("dispatch POST, XML body", { group: "dispatch" }, async () => {
   await dispatch(app, requests.postXml);
 });
 Deno.bench("dispatch GET, JSON, with an 8 s handler timeout", { group: "dispatch" }, async () => {
