@@ -379,10 +379,27 @@ function position(text: string, at: number): string {
 
 type MutableNode = XmlNode & { children: XmlNode[]; text: string };
 
+/**
+ * Namespace declarations in scope: an element's own, then its ancestors'. A chain, not a copy
+ * per declaring element, so many prefixes declared high up cost nothing per element below
+ * (a lookup walks at most the depth limit).
+ */
+interface Scope {
+  readonly own: ReadonlyMap<string, string | undefined>;
+  readonly parent: Scope | undefined;
+}
+
+function lookup(scope: Scope, prefix: string): string | undefined {
+  for (let s: Scope | undefined = scope; s !== undefined; s = s.parent) {
+    if (s.own.has(prefix)) return s.own.get(prefix);
+  }
+  return undefined;
+}
+
 interface Open {
   readonly qname: string;
   readonly node: MutableNode;
-  readonly scope: ReadonlyMap<string, string | undefined>;
+  readonly scope: Scope;
   text: string;
 }
 
@@ -399,11 +416,11 @@ function close(open: Open): void {
 function startTag(
   text: string,
   lt: number,
-  parentScope: ReadonlyMap<string, string | undefined>,
+  parentScope: Scope,
 ): {
   qname: string;
   node: MutableNode;
-  scope: ReadonlyMap<string, string | undefined>;
+  scope: Scope;
   end: number;
   empty: boolean;
 } {
@@ -451,7 +468,7 @@ function startTag(
     if (raw.includes("<")) throw fail(`"<" in an attribute value of ${where}`);
     const value = decode(raw.replace(/[\t\n\r]/g, " "), where);
     if (name === "xmlns" || name.startsWith("xmlns:")) {
-      own ??= new Map(parentScope);
+      own ??= new Map();
       own.set(name === "xmlns" ? "" : name.slice(6), value === "" ? undefined : value);
     } else {
       // Defined, not assigned: a `__proto__` attribute is data like any other.
@@ -463,13 +480,13 @@ function startTag(
       });
     }
   }
-  const scope = own ?? parentScope;
+  const scope = own ? { own, parent: parentScope } : parentScope;
   const colon = qname.indexOf(":");
   const prefix = colon === -1 ? "" : qname.slice(0, colon);
   const node: MutableNode = {
     name: qname.slice(colon + 1),
     prefix,
-    ns: scope.get(prefix),
+    ns: lookup(scope, prefix),
     attrs,
     children: [],
     text: "",
@@ -477,10 +494,10 @@ function startTag(
   return { qname, node, scope, end: i, empty };
 }
 
-const TOP_SCOPE: ReadonlyMap<string, string | undefined> = new Map([
-  ["xml", XML_NS],
-  ["xmlns", XMLNS_NS],
-]);
+const TOP_SCOPE: Scope = {
+  own: new Map([["xml", XML_NS], ["xmlns", XMLNS_NS]]),
+  parent: undefined,
+};
 
 /**
  * One pass over a document that passed {@linkcode preScan}: builds the tree and checks what
