@@ -333,6 +333,10 @@ function disarm(deadline: Deadline): void {
  * kept several KB per request alive across garbage collections.
  */
 class RequestContext implements Context {
+  /** Aborts from outside (shutdown). */
+  readonly #outer: AbortSignal | undefined;
+  /** Whether a deadline applies, so `signal` needs a controller of its own. */
+  readonly #bounded: boolean;
   #query: URLSearchParams | undefined;
   #controller: AbortController | undefined;
   #expired: HttpError | undefined;
@@ -342,11 +346,12 @@ class RequestContext implements Context {
     readonly params: Readonly<Record<string, string>>,
     readonly body: unknown,
     readonly request: VcdRequest,
-    /** Aborts from outside (shutdown). */
-    private readonly outer: AbortSignal | undefined,
-    /** Whether a deadline applies, so `signal` needs a controller of its own. */
-    private readonly bounded: boolean,
-  ) {}
+    outer: AbortSignal | undefined,
+    bounded: boolean,
+  ) {
+    this.#outer = outer;
+    this.#bounded = bounded;
+  }
 
   get security(): VcdRequest["security"] {
     return this.request.security;
@@ -358,8 +363,8 @@ class RequestContext implements Context {
 
   /** The AbortController is made only when the handler looks at `signal`. */
   get signal(): AbortSignal {
-    const outer = this.outer;
-    if (!this.bounded) return outer ?? NEVER;
+    const outer = this.#outer;
+    if (!this.#bounded) return outer ?? NEVER;
     if (!this.#controller) {
       const controller = (this.#controller = new AbortController());
       if (this.#expired) controller.abort(this.#expired);
@@ -380,7 +385,7 @@ class RequestContext implements Context {
 
   /** The handler settled: stop listening to the outer signal. */
   release(): void {
-    if (this.#forward) this.outer?.removeEventListener("abort", this.#forward);
+    if (this.#forward) this.#outer?.removeEventListener("abort", this.#forward);
   }
 }
 
