@@ -116,13 +116,12 @@ function headerText(value: unknown): string {
     : String(value);
 }
 
-const NON_ASCII = /[\u0080-\uffff]/;
-
 /** Whether `key.toLowerCase() === lower`, without making the lower-case copy when ASCII. */
 function lowerEquals(key: string, lower: string): boolean {
   if (key.length !== lower.length) {
-    // Only a non-ASCII letter can change length when lower-cased (U+0130 does).
-    return NON_ASCII.test(key) && key.toLowerCase() === lower;
+    // Lower-casing changes the length of a string only through U+0130 (İ becomes i + U+0307;
+    // Unicode SpecialCasing, unconditional mappings).
+    return key.includes("\u0130") && key.toLowerCase() === lower;
   }
   for (let i = 0; i < key.length; i++) {
     let c = key.charCodeAt(i);

@@ -137,6 +137,21 @@ Deno.test("decodeRequest() reads a URL with no path as /", () => {
   assert.equal(decodeWith({ requestUri: "https://vcd.example.com" }).path, "/");
 });
 
+Deno.test("decodeRequest() headers: get() answers as the lower-cased Map would, non-ASCII names too", () => {
+  // U+0130 lower-cases to two characters; Kelvin sign U+212A to ASCII "k"; "É" to "é".
+  const raw = { "X-\u0130d": "1", "\u212Aey": "2", "Café": "3", "x-i\u0307d": "4", Accept: "5" };
+  const req = decodeWith({ headers: raw });
+  const lowered = new Map<string, string>();
+  for (const [k, v] of Object.entries(raw)) {
+    const key = k.toLowerCase();
+    lowered.set(key, lowered.has(key) ? `${lowered.get(key)}, ${v}` : v);
+  }
+  for (const name of ["x-i\u0307d", "key", "café", "accept", "x-id", "Accept", "kelvin"]) {
+    assert.equal(req.headers.get(name), lowered.get(name), name);
+  }
+  assert.deepEqual([...req.headers], [...lowered]);
+});
+
 Deno.test("decodeRequest() looks header names up case-insensitively", () => {
   const req = decodeWith({
     headers: { ACCEPT: "application/*+xml;version=36.0", "content-TYPE": "application/xml" },
