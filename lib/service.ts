@@ -194,8 +194,6 @@ export function endpoint(extension: Extension, options: EndpointOptions = {}): E
 
   return {
     extension,
-    // Async without an await of its own: a throw anywhere below becomes a rejection.
-    // deno-lint-ignore require-await
     async handle(delivery: Delivery, signal?: AbortSignal): Promise<Decision> {
       const exchange = text(delivery.headers["replyToExchange"]);
       const routingKey = delivery.replyTo;
@@ -262,7 +260,7 @@ export function endpoint(extension: Extension, options: EndpointOptions = {}): E
           "expired",
         );
       }
-      return run(request, delivery.redelivered === true, signal, answer);
+      return await run(request, delivery.redelivered === true, signal, answer);
     },
   };
 }
