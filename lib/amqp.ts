@@ -16,6 +16,7 @@ import type {
 } from "amqplib";
 import { Buffer } from "node:buffer";
 import type { CellEnvelope } from "./cell.ts";
+import { type Deadline, DeadlineQueue } from "./deadlines.ts";
 import { errorFields, type Logger } from "./log.ts";
 import { scrub } from "./redact.ts";
 import type { Decision, Delivery, ReplyDecision } from "./service.ts";
@@ -430,44 +431,15 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
     }
   }
 
-  /**
-   * Replies waiting for their broker confirm, in publish order, with their deadline; one
-   * sweeper times them out. Records, not a `Map` keyed by callback: a settled record lets go
-   * of its callback at once and leaves the queue as soon as those before it have settled
-   * (confirms come in publish order), so nothing of a confirmed reply outlives it.
-   */
-  interface Waiting {
-    readonly at: number;
-    resolve: ((d: Disposition) => void) | undefined;
-  }
-  let unconfirmed: Waiting[] = [];
-  let head = 0;
+  /** Replies waiting for their broker confirm, with their deadline; one sweeper times them out. */
+  const unconfirmed = new DeadlineQueue<Disposition>();
   let sweeper: ReturnType<typeof setInterval> | undefined;
 
-  function settleWaiting(w: Waiting, disposition: Disposition): void {
-    const resolve = w.resolve;
-    if (resolve === undefined) return;
-    w.resolve = undefined;
-    while (head < unconfirmed.length && unconfirmed[head]!.resolve === undefined) head++;
-    if (head === unconfirmed.length) {
-      unconfirmed.length = 0;
-      head = 0;
-    } else if (head >= 1024 && head * 2 >= unconfirmed.length) {
-      unconfirmed = unconfirmed.slice(head);
-      head = 0;
-    }
-    resolve(disposition);
-  }
-
-  function awaitConfirm(resolve: (d: Disposition) => void): Waiting {
-    const w: Waiting = { at: performance.now() + publishTimeoutMs, resolve };
-    unconfirmed.push(w);
+  function awaitConfirm(resolve: (d: Disposition) => void): Deadline<Disposition> {
+    const w = unconfirmed.add(performance.now() + publishTimeoutMs, resolve);
     sweeper ??= setInterval(() => {
-      const now = performance.now();
-      for (const w of unconfirmed.slice(head)) {
-        if (w.at <= now) settleWaiting(w, "requeued");
-      }
-      if (unconfirmed.length === 0) {
+      unconfirmed.expire(performance.now(), "requeued");
+      if (unconfirmed.empty) {
         clearInterval(sweeper);
         sweeper = undefined;
       }
@@ -494,7 +466,7 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
     const ch = channel;
     return await new Promise<Disposition>((resolve) => {
       const w = awaitConfirm(resolve);
-      const done = (disposition: Disposition) => settleWaiting(w, disposition);
+      const done = (disposition: Disposition) => unconfirmed.settle(w, disposition);
       try {
         ch.publish(
           d.exchange,
@@ -671,7 +643,7 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
       if (s && !s.closed) await within(s.closeChannels(), 5_000, undefined);
       await within(model.close().catch(() => {}), 5_000, undefined);
       if (sweeper !== undefined) clearInterval(sweeper);
-      for (const w of unconfirmed.slice(head)) settleWaiting(w, "requeued");
+      unconfirmed.expire(Infinity, "requeued");
       log.info({ drained }, "stopped");
     },
   };

@@ -15,6 +15,7 @@ import type {
 } from "./extension.ts";
 import { type Format, negotiate, type Negotiated, type Offer, parseAccept } from "./negotiate.ts";
 import { scrub, secretsOf } from "./redact.ts";
+import { type Deadline, DeadlineQueue } from "./deadlines.ts";
 import { Router } from "./router.ts";
 import { el, parseXml, renderXml, XmlError } from "./xml.ts";
 
@@ -261,49 +262,22 @@ type Context = Parameters<AnyRoute["handle"]>[0];
  * Handler deadlines, swept by one interval timer (every 50 ms while any is pending) rather
  * than a timer per request: a 504 may come up to 50 ms after the limit, which is far inside
  * vCD's margin, and the hot path arms no timer of its own.
- *
- * A queue of records, not a `Map` keyed by callback: disarming clears the record's callback
- * at once, so a finished request is not kept reachable until the next sweep (the `Map`
- * version had V8 copy and promote each request's context in every scavenge), and drops the
- * cleared records at the head, so the queue stays short even when no sweep runs for a while
- * (handlers finish roughly in the order they started; one slow handler holds back at most
- * what finishes during its time limit).
  */
-interface Deadline {
-  readonly at: number;
-  fire: (() => void) | undefined;
-}
-let deadlines: Deadline[] = [];
-/** Records before this index are gone. */
-let head = 0;
+const deadlines = new DeadlineQueue<void>();
 let sweeper: ReturnType<typeof setInterval> | undefined;
 const SWEEP_MS = 50;
 
 function sweep(): void {
-  const now = performance.now();
-  const due: (() => void)[] = [];
-  const kept: Deadline[] = [];
-  for (let i = head; i < deadlines.length; i++) {
-    const d = deadlines[i]!;
-    if (d.fire === undefined) continue;
-    if (d.at <= now) {
-      due.push(d.fire);
-      d.fire = undefined;
-    } else kept.push(d);
-  }
-  deadlines = kept; // before firing: a callback may arm a new deadline
-  head = 0;
-  for (const fire of due) fire();
-  if (deadlines.length === 0 && sweeper !== undefined) {
+  deadlines.expire(performance.now());
+  if (deadlines.empty && sweeper !== undefined) {
     clearInterval(sweeper);
     sweeper = undefined;
   }
 }
 
-/** Arms a deadline; {@linkcode disarm} it when the handler settles. */
-function arm(ms: number, fire: () => void): Deadline {
-  const deadline: Deadline = { at: performance.now() + ms, fire };
-  deadlines.push(deadline);
+/** Arms a deadline; cancel it when the handler settles. */
+function arm(ms: number, fire: () => void): Deadline<void> {
+  const deadline = deadlines.add(performance.now() + ms, fire);
   if (sweeper === undefined) {
     // Unref'd: the sweeper never keeps a process alive; it stops itself once nothing is
     // pending, so a request arms no timer of its own however they arrive.
@@ -313,18 +287,6 @@ function arm(ms: number, fire: () => void): Deadline {
     } catch { /* a fake timer (tests) */ }
   }
   return deadline;
-}
-
-function disarm(deadline: Deadline): void {
-  deadline.fire = undefined;
-  while (head < deadlines.length && deadlines[head]!.fire === undefined) head++;
-  if (head === deadlines.length) {
-    deadlines.length = 0;
-    head = 0;
-  } else if (head >= 1024 && head * 2 >= deadlines.length) {
-    deadlines = deadlines.slice(head);
-    head = 0;
-  }
 }
 
 /**
@@ -419,11 +381,11 @@ function callHandler(
     });
     // The handler's own promise may settle after the deadline: that late result is dropped.
     pending.then((value) => {
-      disarm(deadline);
+      deadlines.cancel(deadline);
       ctx.release();
       resolve(value);
     }, (e) => {
-      disarm(deadline);
+      deadlines.cancel(deadline);
       ctx.release();
       reject(e);
     });
