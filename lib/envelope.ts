@@ -364,29 +364,6 @@ export interface ReplyMessage {
   request: false;
 }
 
-/**
- * Builds the reply object: base64 body and `Content-Length` as the UTF-8 **byte** length,
- * a number. A `Content-Length` in `reply.headers` is replaced.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { replyMessage } from "./envelope.ts";
- * const m = replyMessage({ id: "r1", status: 200, headers: { "Content-Type": "text/plain" }, body: "é" });
- * assert.equal(m.headers["Content-Length"], 2);
- * assert.equal(m.body, "w6k=");
- * ```
- */
-export function replyMessage(reply: Reply): ReplyMessage {
-  const headers: Record<string, string | number> = {};
-  for (const [name, value] of Object.entries(reply.headers)) {
-    if (name.toLowerCase() !== "content-length") headers[name] = value;
-  }
-  const { length, base64 } = encodedBody(reply.body);
-  headers["Content-Length"] = length;
-  return { id: reply.id, statusCode: reply.status, headers, body: base64, request: false };
-}
-
 /** The entity as base64 and its length in bytes. */
 function encodedBody(entity: Uint8Array | string): { length: number; base64: string } {
   if (typeof entity === "string" && ASCII.test(entity)) {
@@ -400,20 +377,26 @@ function encodedBody(entity: Uint8Array | string): { length: number; base64: str
 const ASCII = /^[^\u0080-\uffff]*$/; // no character above U+007F (surrogates included)
 
 /**
- * Encodes a reply as the UTF-8 JSON bytes to publish.
+ * Encodes a reply as the UTF-8 JSON bytes of a {@linkcode ReplyMessage} to publish: the body
+ * in base64 and `Content-Length` as its UTF-8 **byte** length, a number. A `Content-Length` in
+ * `reply.headers` is replaced.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { encodeReply } from "./envelope.ts";
- * const bytes = encodeReply({ id: "r1", status: 204, headers: {}, body: "" });
- * const m = JSON.parse(new TextDecoder().decode(bytes));
+ * const read = (bytes: Uint8Array) => JSON.parse(new TextDecoder().decode(bytes));
+ * const m = read(encodeReply({ id: "r1", status: 204, headers: {}, body: "" }));
  * assert.deepEqual(m, { id: "r1", statusCode: 204, headers: { "Content-Length": 0 }, body: "", request: false });
+ * const e = read(encodeReply({ id: "r1", status: 200, headers: { "Content-Type": "text/plain" }, body: "é" }));
+ * assert.equal(e.headers["Content-Length"], 2);
+ * assert.equal(e.body, "w6k=");
  * ```
  */
 export function encodeReply(reply: Reply): Uint8Array {
-  // The same text as `JSON.stringify(replyMessage(reply))`, written directly: no copy of the
-  // headers and no message object per reply (a test holds the two equal).
+  // The JSON text written directly: no copy of the headers and no message object per reply.
+  // A test holds it equal to `JSON.stringify` of the {@linkcode ReplyMessage} built as an
+  // object.
   const { length, base64 } = encodedBody(reply.body);
   let headers = "";
   for (const name in reply.headers) {

@@ -3,7 +3,8 @@ import {
   decodeRequest,
   encodeReply,
   EnvelopeError,
-  replyMessage,
+  type Reply,
+  type ReplyMessage,
   type VcdRequest,
 } from "../lib/envelope.ts";
 import { HttpError } from "../lib/errors.ts";
@@ -431,7 +432,24 @@ Deno.test("encodeReply() reproduces the wire-format sample reply exactly", () =>
   assert.equal(sample.body, "eyJzdGF0dXMiOiJvayIsIml0ZW1zIjpbXX0=");
 });
 
-Deno.test("encodeReply() writes exactly JSON.stringify(replyMessage()) for varied replies", () => {
+/** The reply message as decoded from what encodeReply() writes. */
+function message(reply: Reply): ReplyMessage {
+  return JSON.parse(text(encodeReply(reply)));
+}
+
+/** The reply message built as an object, the plain way: the oracle for encodeReply()'s text. */
+function expectedMessage(reply: Reply): ReplyMessage {
+  const headers: Record<string, string | number> = {};
+  for (const [name, value] of Object.entries(reply.headers)) {
+    if (name.toLowerCase() !== "content-length") headers[name] = value;
+  }
+  const bytes = typeof reply.body === "string" ? new TextEncoder().encode(reply.body) : reply.body;
+  headers["Content-Length"] = bytes.byteLength;
+  const body = bytes.byteLength === 0 ? "" : bytes.toBase64();
+  return { id: reply.id, statusCode: reply.status, headers, body, request: false };
+}
+
+Deno.test("encodeReply() writes exactly JSON.stringify of the message built as an object", () => {
   const replies = [
     { id: "r1", status: 200, headers: {}, body: "" },
     { id: 'q"uote\\', status: 404, headers: { "Content-Type": "a/b" }, body: "é€😀" },
@@ -451,28 +469,28 @@ Deno.test("encodeReply() writes exactly JSON.stringify(replyMessage()) for varie
     },
   ];
   for (const r of replies) {
-    assert.equal(text(encodeReply(r)), JSON.stringify(replyMessage(r)), `reply ${r.id}`);
+    assert.equal(text(encodeReply(r)), JSON.stringify(expectedMessage(r)), `reply ${r.id}`);
   }
 });
 
-Deno.test("replyMessage() counts Content-Length in UTF-8 bytes, not characters", () => {
-  const m = replyMessage({ id: "r1", status: 200, headers: {}, body: "é€😀" });
+Deno.test("encodeReply() counts Content-Length in UTF-8 bytes, not characters", () => {
+  const m = message({ id: "r1", status: 200, headers: {}, body: "é€😀" });
   assert.equal(m.headers["Content-Length"], 9);
   assert.equal(m.body, "w6nigqzwn5iA");
 });
 
-Deno.test('replyMessage() sends an empty body as "" with Content-Length 0', () => {
-  const m = replyMessage({ id: "r1", status: 204, headers: {}, body: "" });
+Deno.test('encodeReply() sends an empty body as "" with Content-Length 0', () => {
+  const m = message({ id: "r1", status: 204, headers: {}, body: "" });
   assert.equal(m.body, "");
   assert.equal(m.headers["Content-Length"], 0);
   assert.equal(
-    replyMessage({ id: "r1", status: 204, headers: {}, body: new Uint8Array() }).body,
+    message({ id: "r1", status: 204, headers: {}, body: new Uint8Array() }).body,
     "",
   );
 });
 
-Deno.test("replyMessage() encodes a byte body as given", () => {
-  const m = replyMessage({
+Deno.test("encodeReply() encodes a byte body as given", () => {
+  const m = message({
     id: "r1",
     status: 200,
     headers: {},
@@ -482,8 +500,8 @@ Deno.test("replyMessage() encodes a byte body as given", () => {
   assert.equal(m.headers["Content-Length"], 3);
 });
 
-Deno.test("replyMessage() replaces a Content-Length given by the caller, whatever its case", () => {
-  const m = replyMessage({
+Deno.test("encodeReply() replaces a Content-Length given by the caller, whatever its case", () => {
+  const m = message({
     id: "r1",
     status: 200,
     headers: { "content-length": "999", "Content-Length": "1", "Content-Type": "text/plain" },
@@ -492,8 +510,8 @@ Deno.test("replyMessage() replaces a Content-Length given by the caller, whateve
   assert.deepEqual(m.headers, { "Content-Type": "text/plain", "Content-Length": 5 });
 });
 
-Deno.test("replyMessage() keeps extra headers such as Location", () => {
-  const m = replyMessage({
+Deno.test("encodeReply() keeps extra headers such as Location", () => {
+  const m = message({
     id: "r1",
     status: 201,
     headers: { "Content-Type": "application/json", Location: "/api/x/1" },
