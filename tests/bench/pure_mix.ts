@@ -15,16 +15,7 @@
 import { endpoint } from "../../lib/service.ts";
 import ticketing from "../../handlers/ticketing.ts";
 import { buildRequest, decodeReply } from "../../lib/cell.ts";
-import {
-  cellRequest,
-  CYCLE,
-  EXPECTED_STATUS,
-  type Kind,
-  requestId,
-  stamp,
-  type Template,
-  template,
-} from "./workload.ts";
+import { cellRequest, EXPECTED_STATUS, mix, requestId } from "./workload.ts";
 
 const arg = (name: string, fallback: number): number => {
   const i = Deno.args.indexOf(`--${name}`);
@@ -59,27 +50,13 @@ async function seed(): Promise<string> {
 }
 
 async function round(r: number, ticket: string): Promise<number> {
-  const templates = new Map<Kind, Template>();
-  for (const kind of new Set(CYCLE)) {
-    if (!kind.startsWith("delete")) templates.set(kind, template(kind, ticket));
-  }
   const live: string[] = [];
-  const prefix = `r${r}`;
+  const nextRequest = mix(`r${r}`, ticket, live);
   let next = 0;
   let bad = 0;
   async function worker(): Promise<void> {
     while (next < N) {
-      const seq = next++;
-      let kind = CYCLE[seq % CYCLE.length]!;
-      const id = requestId(prefix, seq);
-      let content: Uint8Array;
-      if (kind.startsWith("delete")) {
-        const t = live.shift();
-        if (t === undefined) {
-          kind = kind === "delete-json" ? "get-json" : "get-xml";
-          content = stamp(templates.get(kind)!, id);
-        } else content = buildRequest(cellRequest(kind, t, id)).body;
-      } else content = stamp(templates.get(kind)!, id);
+      const { kind, id, body: content } = nextRequest(next++);
       const d = await ep.handle({
         content,
         correlationId: id,

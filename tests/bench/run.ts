@@ -39,16 +39,7 @@
 
 import { BrokerAdmin, CellClient } from "../../lib/amqp.ts";
 import { decodeReply } from "../../lib/cell.ts";
-import {
-  cellRequest,
-  CYCLE,
-  EXPECTED_STATUS,
-  type Kind,
-  requestId,
-  stamp,
-  type Template,
-  template,
-} from "./workload.ts";
+import { cellRequest, EXPECTED_STATUS, mix } from "./workload.ts";
 import { buildRequest } from "../../lib/cell.ts";
 
 // ---------------------------------------------------------------------------------------------
@@ -309,10 +300,7 @@ async function run(
 ): Promise<RunResult> {
   const prefix = (++runSeq).toString(16).padStart(4, "0") +
     crypto.randomUUID().slice(0, 4);
-  const templates = new Map<Kind, Template>();
-  for (const kind of new Set(CYCLE)) {
-    if (!kind.startsWith("delete")) templates.set(kind, template(kind, r.seed));
-  }
+  const nextRequest = mix(prefix, r.seed, r.live);
   const cell = await CellClient.connect(URL_, { replyExchange: cellExchange });
   const latencies = new Float64Array(count);
   const problems = new Map<string, number>();
@@ -332,17 +320,7 @@ async function run(
 
   async function worker(): Promise<void> {
     while (next < count && performance.now() - t0 < capMs) {
-      const seq = next++;
-      let kind = CYCLE[seq % CYCLE.length]!;
-      const id = requestId(prefix, seq);
-      let body: Uint8Array;
-      if (kind.startsWith("delete")) {
-        const ticket = r.live.shift();
-        if (ticket === undefined) {
-          kind = kind === "delete-json" ? "get-json" : "get-xml"; // nothing to delete yet
-          body = stamp(templates.get(kind)!, id);
-        } else body = buildRequest(cellRequest(kind, ticket, id)).body;
-      } else body = stamp(templates.get(kind)!, id);
+      const { kind, id, body } = nextRequest(next++);
       const started = performance.now();
       let raw: Uint8Array;
       try {

@@ -157,3 +157,34 @@ export function stamp(t: Template, id: string): Uint8Array {
   encoder.encodeInto(id, out.subarray(t.idOffset, t.idOffset + 36));
   return out;
 }
+
+/** One request of the mix: its kind, its id and its envelope. */
+export interface MixRequest {
+  readonly kind: Kind;
+  readonly id: string;
+  readonly body: Uint8Array;
+}
+
+/**
+ * The requests of one run, by sequence number: ids are `requestId(prefix, seq)`, GETs read
+ * `ticket`, and a DELETE takes the oldest ticket from `live` (where the caller puts the ids its
+ * POSTs got back); with nothing to delete yet it becomes a GET in the same format.
+ */
+export function mix(prefix: string, ticket: string, live: string[]): (seq: number) => MixRequest {
+  const templates = new Map<Kind, Template>();
+  for (const kind of new Set(CYCLE)) {
+    if (!kind.startsWith("delete")) templates.set(kind, template(kind, ticket));
+  }
+  return (seq) => {
+    let kind = CYCLE[seq % CYCLE.length]!;
+    const id = requestId(prefix, seq);
+    if (kind.startsWith("delete")) {
+      const doomed = live.shift();
+      if (doomed !== undefined) {
+        return { kind, id, body: buildRequest(cellRequest(kind, doomed, id)).body };
+      }
+      kind = kind === "delete-json" ? "get-json" : "get-xml";
+    }
+    return { kind, id, body: stamp(templates.get(kind)!, id) };
+  };
+}
