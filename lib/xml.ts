@@ -9,6 +9,8 @@
  * `tests/xml_diff_test.ts` holds the two to the same answers on generated documents.
  */
 
+import { quote } from "./redact.ts";
+
 // ---------------------------------------------------------------------------------------------
 // Rendering
 // ---------------------------------------------------------------------------------------------
@@ -63,7 +65,8 @@ const PROLOG = '<?xml version="1.0" encoding="UTF-8"?>';
 /**
  * Characters XML 1.0 cannot carry even as character references: C0 controls other than tab,
  * LF and CR, U+FFFE/U+FFFF and lone surrogates (the `u` flag makes the surrogate range match
- * only unpaired halves).
+ * only unpaired halves). Rendering turns lone surrogates into U+FFFD first, as JSON output
+ * does, so only the others are dropped there.
  */
 // deno-lint-ignore no-control-regex
 const ILLEGAL_CHARS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDFFF]/gu;
@@ -80,11 +83,17 @@ const TEXT_ESCAPES: Readonly<Record<string, string>> = {
 };
 
 function escapeText(value: string): string {
-  return value.replace(ILLEGAL_CHARS, "").replace(/[&<>"'\r]/g, (c) => TEXT_ESCAPES[c] ?? c);
+  return value.toWellFormed().replace(ILLEGAL_CHARS, "").replace(
+    /[&<>"'\r]/g,
+    (c) => TEXT_ESCAPES[c] ?? c,
+  );
 }
 
 function escapeAttr(value: string): string {
-  return value.replace(ILLEGAL_CHARS, "").replace(/[&<>"'\r\n\t]/g, (c) => TEXT_ESCAPES[c] ?? c);
+  return value.toWellFormed().replace(ILLEGAL_CHARS, "").replace(
+    /[&<>"'\r\n\t]/g,
+    (c) => TEXT_ESCAPES[c] ?? c,
+  );
 }
 
 const NAME_START = "A-Za-z_\\u00C0-\\u00D6\\u00D8-\\u00F6\\u00F8-\\u02FF\\u0370-\\u037D" +
@@ -127,7 +136,8 @@ function renderElement(element: XmlElement, out: string[]): void {
  * Renders an element as a compact UTF-8 XML document with the
  * `<?xml version="1.0" encoding="UTF-8"?>` prolog and no pretty printing. `& < > " '` are
  * escaped in text and attributes (CR, and LF and tab in attributes, as character references
- * so they survive parsing); characters XML 1.0 forbids (e.g. U+0000–U+0008) are dropped.
+ * so they survive parsing); lone surrogates become U+FFFD and the other characters XML 1.0
+ * forbids (e.g. U+0000–U+0008) are dropped.
  * Elements without content self-close. Throws `TypeError` on an invalid element or
  * attribute name, so a name can never inject markup.
  *
@@ -210,6 +220,16 @@ export class XmlError extends Error {
     super(message, options);
     this.name = "XmlError";
   }
+}
+
+/** An element or attribute name of the document, as a message may quote it: cut short. */
+function q(name: string): string {
+  return quote(name);
+}
+
+/** "element <name>", for messages. */
+function elementOf(qname: string): string {
+  return `element <${q(qname)}>`;
 }
 
 function fail(detail: string, cause?: unknown): XmlError {
@@ -322,8 +342,11 @@ function isXmlChar(cp: number): boolean {
     (cp >= 0xe000 && cp <= 0xfffd) || (cp >= 0x10000 && cp <= 0x10ffff);
 }
 
-/** Decodes the predefined entities and character references; anything else is an error. */
-function decode(raw: string, where: string): string {
+/**
+ * Decodes the predefined entities and character references; anything else is an error. The
+ * message names `what` of element `name` (built only on failure: the name is quoted).
+ */
+function decode(raw: string, what: string, name: string): string {
   let amp = raw.indexOf("&");
   if (amp === -1) return raw;
   let out = "";
@@ -332,12 +355,14 @@ function decode(raw: string, where: string): string {
     REFERENCE.lastIndex = amp;
     const m = REFERENCE.exec(raw);
     if (m === null) {
-      throw fail(`malformed reference ${JSON.stringify(raw.slice(amp, amp + 10))} in ${where}`);
+      throw fail(
+        `malformed reference ${JSON.stringify(raw.slice(amp, amp + 10))} in ${what} <${q(name)}>`,
+      );
     }
     let value: string | undefined;
     if (m[3] !== undefined) {
       value = PREDEFINED.get(m[3]);
-      if (value === undefined) throw fail(`unknown entity "&${m[3]};" in ${where}`);
+      if (value === undefined) throw fail(`unknown entity "&${m[3]};" in ${what} <${q(name)}>`);
     } else {
       const cp = m[1] !== undefined ? parseInt(m[1], 16) : parseInt(m[2] ?? "", 10);
       if (!isXmlChar(cp)) throw fail(`reference ${JSON.stringify(m[0])} to an illegal character`);
@@ -426,7 +451,6 @@ function startTag(
 } {
   const qname = nameAt(text, lt + 1);
   if (qname === undefined) throw fail(`invalid element name (${position(text, lt + 1)})`);
-  const where = `element <${qname}>`;
   const seen = new Set<string>();
   let own: Map<string, string | undefined> | undefined; // copied on the first declaration
   const attrs: Record<string, string> = {};
@@ -448,25 +472,25 @@ function startTag(
     if (name === undefined) {
       throw fail(
         c === undefined
-          ? `tag <${qname}> is not closed`
-          : `unexpected ${JSON.stringify(c)} in ${where} (${position(text, spaced)})`,
+          ? `tag <${q(qname)}> is not closed`
+          : `unexpected ${JSON.stringify(c)} in ${elementOf(qname)} (${position(text, spaced)})`,
       );
     }
     i = skipSpace(text, spaced + name.length);
-    if (text[i] !== "=") throw fail(`attribute ${name} of ${where} has no value`);
+    if (text[i] !== "=") throw fail(`attribute ${q(name)} of ${elementOf(qname)} has no value`);
     i = skipSpace(text, i + 1);
     const quote = text[i];
     if (quote !== '"' && quote !== "'") {
-      throw fail(`attribute ${name} of ${where} is not quoted`);
+      throw fail(`attribute ${q(name)} of ${elementOf(qname)} is not quoted`);
     }
     const endQuote = text.indexOf(quote, i + 1);
-    if (endQuote === -1) throw fail(`attribute ${name} of ${where} is not closed`);
+    if (endQuote === -1) throw fail(`attribute ${q(name)} of ${elementOf(qname)} is not closed`);
     const raw = text.slice(i + 1, endQuote);
     i = endQuote + 1;
-    if (seen.has(name)) throw fail(`attribute ${name} is repeated in ${where}`);
+    if (seen.has(name)) throw fail(`attribute ${q(name)} is repeated in ${elementOf(qname)}`);
     seen.add(name);
-    if (raw.includes("<")) throw fail(`"<" in an attribute value of ${where}`);
-    const value = decode(raw.replace(/[\t\n\r]/g, " "), where);
+    if (raw.includes("<")) throw fail(`"<" in an attribute value of ${elementOf(qname)}`);
+    const value = decode(raw.replace(/[\t\n\r]/g, " "), "element", qname);
     if (name === "xmlns" || name.startsWith("xmlns:")) {
       own ??= new Map();
       own.set(name === "xmlns" ? "" : name.slice(6), value === "" ? undefined : value);
@@ -513,7 +537,7 @@ function build(text: string): XmlNode {
     const lt = text.indexOf("<", i);
     const top = stack.at(-1);
     const end = lt === -1 ? n : lt;
-    if (top && end > i) top.text += decode(text.slice(i, end), `the text of <${top.node.name}>`);
+    if (top && end > i) top.text += decode(text.slice(i, end), "the text of", top.node.name);
     if (lt === -1) break;
     if (text.startsWith("<!--", lt)) {
       const closeAt = text.indexOf("-->", lt + 4);
@@ -539,10 +563,10 @@ function build(text: string): XmlNode {
         throw fail(`malformed closing tag (${position(text, lt)})`);
       }
       const open = stack.pop();
-      if (!open) throw fail(`closing tag '${name}' without an opening tag`);
+      if (!open) throw fail(`closing tag '${q(name)}' without an opening tag`);
       if (open.qname !== name) {
         throw fail(
-          `Expected closing tag '${open.qname}' instead of closing tag '${name}' (${
+          `Expected closing tag '${q(open.qname)}' instead of closing tag '${q(name)}' (${
             position(text, lt)
           })`,
         );
@@ -566,7 +590,7 @@ function build(text: string): XmlNode {
     }
   }
   const unclosed = stack.at(-1);
-  if (unclosed) throw fail(`Unclosed tag '${unclosed.qname}'`);
+  if (unclosed) throw fail(`Unclosed tag '${q(unclosed.qname)}'`);
   if (!root) throw fail("no root element");
   return root;
 }

@@ -64,12 +64,28 @@ Deno.test("renderXml() writes CR, LF and tab in attributes, and CR in text, as r
   assert.equal(back.text, "p\r\nq\tr");
 });
 
-Deno.test("renderXml() drops characters XML 1.0 forbids and keeps the rest of Unicode", () => {
+Deno.test("renderXml() drops characters XML 1.0 forbids, turns lone surrogates into U+FFFD and keeps the rest of Unicode", () => {
   const xml = renderXml(
-    el("a", { v: "a\u0000b\u0008c\uFFFEd" }, "x\u0001\uD800y\uDC00z 😀 é\u0085"),
+    el("a", { v: "a\u0000b\u0008c\uFFFEd\uDBFF" }, "x\u0001\uD800y\uDC00z 😀 é\u0085"),
   );
-  assert.equal(xml, `${PROLOG}<a v="abcd">xyz 😀 é\u0085</a>`);
-  assert.equal(parseXml(xml).text, "xyz 😀 é\u0085");
+  assert.equal(xml, `${PROLOG}<a v="abcd\uFFFD">x\uFFFDy\uFFFDz 😀 é\u0085</a>`);
+  assert.equal(parseXml(xml).text, "x\uFFFDy\uFFFDz 😀 é\u0085");
+  assert.equal(parseXml(xml).attrs.v, "abcd\uFFFD");
+});
+
+Deno.test("parseXml() quotes at most a short prefix of a long element name in its messages", () => {
+  const name = `a${"-a".repeat(50_000)}`;
+  for (const doc of [`<${name}></b>`, `<${name}>`, `<a></${name}>`, `<${name} x></${name}>`]) {
+    let e: XmlError | undefined;
+    try {
+      parseXml(doc);
+    } catch (caught) {
+      e = caught as XmlError;
+    }
+    assert.ok(e instanceof XmlError, doc.slice(0, 40));
+    assert.ok(e.message.length < 400, `${e.message.length} characters: ${e.message.slice(0, 200)}`);
+    assert.match(e.message, /a-a-a-a[-a]*…/);
+  }
 });
 
 Deno.test("renderXml() renders prefixed names and namespace declarations", () => {
