@@ -15,6 +15,7 @@ import {
   route,
 } from "../lib/extension.ts";
 import { HttpError } from "../lib/errors.ts";
+import { quote } from "../lib/redact.ts";
 import { childText, el, type XmlNode } from "../lib/xml.ts";
 
 /** A ticket's state. */
@@ -188,7 +189,8 @@ function hrefOf(ctx: HandlerContext<string, unknown>, org: string, id: string): 
  * Builds the ticketing extension over a store (tests pass their own).
  */
 export function ticketing(store: TicketStore = new MemoryTicketStore()): Extension {
-  const notFound = (id: string) => new HttpError(404, `No ticket ${id} in this organisation`);
+  const notFound = (id: string) =>
+    new HttpError(404, `No ticket ${quote(id)} in this organisation`);
   const located = (ctx: HandlerContext<string, unknown>, ticket: Ticket): Located => ({
     ticket,
     href: hrefOf(ctx, ticket.org, ticket.id),

@@ -4,6 +4,7 @@
  * aborts, fails or extends one. Pure: the caller sends the request with its admin session.
  */
 
+import { quote } from "./redact.ts";
 import { child, childrenNamed, el, parseXml, renderXml, type XmlNode } from "./xml.ts";
 
 const VMEXT = "http://www.vmware.com/vcloud/extension/v1.5";
@@ -164,17 +165,36 @@ export function blockingTaskId(entity: string): string {
   if (urn !== null) {
     if (urn[1]?.toLowerCase() !== "blockingtask") {
       throw new TypeError(
-        `Cannot read blocking task id: ${JSON.stringify(value)} is not a blocking task URN`,
+        `Cannot read blocking task id: "${quote(value)}" is not a blocking task URN`,
       );
     }
     id = urn[2] ?? "";
   } else {
-    id = /\/blockingTask\/([^/?#]+)\/?(?:[?#].*)?$/i.exec(value)?.[1] ?? value;
+    id = idInHref(value) ?? value;
   }
   if (!/^[A-Za-z0-9][A-Za-z0-9_-]*$/.test(id)) {
-    throw new TypeError(`Cannot read blocking task id from ${JSON.stringify(value)}`);
+    throw new TypeError(`Cannot read blocking task id from "${quote(value)}"`);
   }
   return id;
+}
+
+/**
+ * The `<id>` of `…/blockingTask/<id>[/][?…|#…]`, as
+ * `/\/blockingTask\/([^/?#]+)\/?(?:[?#].*)?$/i` found it, by a scan: that pattern retried at
+ * every `/blockingTask/` and ran `.*` to the next line break each time, quadratic on
+ * `/blockingTask/a?/blockingTask/a?…` followed by a line break.
+ */
+function idInHref(value: string): string | undefined {
+  const end = value.search(/[?#]/);
+  // `.` does not match line terminators: a query or fragment holding one was no match.
+  if (end !== -1 && /[\n\r\u2028\u2029]/.test(value.slice(end))) return undefined;
+  let path = end === -1 ? value : value.slice(0, end);
+  if (path.endsWith("/")) path = path.slice(0, -1);
+  // ASCII lower case only: it keeps every offset (toLowerCase() lengthens U+0130).
+  const at = path.replace(/[A-Z]+/g, (m) => m.toLowerCase()).lastIndexOf("/blockingtask/");
+  if (at === -1) return undefined;
+  const id = path.slice(at + "/blockingtask/".length);
+  return id === "" || id.includes("/") ? undefined : id;
 }
 
 function tryId(value: string | undefined): string | undefined {

@@ -13,8 +13,15 @@ import type {
   HandlerResult,
   Representation,
 } from "./extension.ts";
-import { type Format, negotiate, type Negotiated, type Offer, parseAccept } from "./negotiate.ts";
-import { scrub, secretsOf } from "./redact.ts";
+import {
+  type Format,
+  negotiate,
+  type Negotiated,
+  type Offer,
+  parseAccept,
+  withParameter,
+} from "./negotiate.ts";
+import { clip, quote, scrub, secretsOf } from "./redact.ts";
 import { type Deadline, DeadlineQueue } from "./deadlines.ts";
 import { Router } from "./router.ts";
 import { el, parseXml, renderXml, XmlError } from "./xml.ts";
@@ -118,8 +125,41 @@ function errorNegotiation(accept: string | undefined, formats: readonly Format[]
     .find((f): f is Format => f !== undefined && formats.includes(f));
   const format = wanted ?? formats[0] ?? "xml";
   const version = ranges.find((r) => r.params.version !== undefined)?.params.version;
-  const type = `${ERROR_BASE}+${format}`;
-  return { format, contentType: version === undefined ? type : `${type};version=${version}` };
+  // Quoted when it is not a token: `version="36.0;charset=UTF-7"` must not become two parameters.
+  return { format, contentType: withParameter(`${ERROR_BASE}+${format}`, "version", version) };
+}
+
+/**
+ * JSON text with every lone surrogate as U+FFFD, as XML output has it. `JSON.stringify`
+ * writes a lone surrogate as the escape `\udXXX` (a paired one it writes as is), so any such
+ * escape (one not preceded by an escaped backslash) is a lone surrogate. A scan, not a
+ * regular expression: linear, and a single `indexOf` when there is none.
+ */
+export function wellFormedJson(json: string): string {
+  let at = json.indexOf("\\ud");
+  if (at === -1) return json;
+  let out = "";
+  let copied = 0;
+  let floor = 0;
+  while (at !== -1) {
+    // An even number of backslashes before this one means it starts an escape. The run stops
+    // at the previous hit, so the count is linear overall.
+    let k = at;
+    while (k > floor && json.charCodeAt(k - 1) === 0x5c) k--;
+    const h = json.charCodeAt(at + 3);
+    if ((at - k) % 2 === 0 && ((h >= 0x38 && h <= 0x39) || (h >= 0x61 && h <= 0x66))) {
+      out += json.slice(copied, at) + "\uFFFD";
+      copied = at + 6;
+    }
+    floor = at + 1;
+    at = json.indexOf("\\ud", at + 1);
+  }
+  return out + json.slice(copied);
+}
+
+/** `JSON.stringify` for a reply body: lone surrogates become U+FFFD. */
+function toJson(value: unknown): string {
+  return wellFormedJson(JSON.stringify(value));
 }
 
 /**
@@ -150,7 +190,7 @@ export function errorReply(
     message: error.message,
   };
   const body = format === "json"
-    ? JSON.stringify(doc)
+    ? toJson(doc)
     : renderXml(el("Error", { xmlns: VCLOUD_NS, ...doc }));
   return {
     id,
@@ -204,7 +244,7 @@ function decodeBody(consumes: BodyDecoder<unknown> | undefined, req: VcdRequest)
   if (format === undefined || consumes[format] === undefined) {
     throw new HttpError(
       415,
-      `Content-Type ${JSON.stringify(contentType ?? "")} is not supported here; send ${accepted}`,
+      `Content-Type "${quote(contentType ?? "")}" is not supported here; send ${accepted}`,
     );
   }
   const text = decoder.decode(req.body);
@@ -226,7 +266,7 @@ function decodeBody(consumes: BodyDecoder<unknown> | undefined, req: VcdRequest)
 }
 
 function render(rep: Representation<unknown>, format: Format, value: unknown): string {
-  return format === "json" ? JSON.stringify(rep.json!(value)) : renderXml(rep.xml!(value));
+  return format === "json" ? toJson(rep.json!(value)) : renderXml(rep.xml!(value));
 }
 
 function successReply(
@@ -243,9 +283,7 @@ function successReply(
   const rep = route.def.produces;
   let body = "";
   if (hasBody) {
-    body = rep && negotiated
-      ? render(rep, negotiated.format, result.body)
-      : JSON.stringify(result.body);
+    body = rep && negotiated ? render(rep, negotiated.format, result.body) : toJson(result.body);
   }
   const headers: Record<string, string> = {
     "Content-Type": negotiated?.contentType ?? "application/json",
@@ -392,11 +430,35 @@ function callHandler(
   });
 }
 
+/** The longest message an error reply carries; a handler's longer message is cut. */
+export const MAX_MESSAGE = 1024;
+
+/**
+ * The error as the caller may see it. Every error reply of {@linkcode dispatch} goes through
+ * here, whatever its status or origin (dispatch's own 404/405/406/415, the XML parser's 400, a
+ * handler's HttpError), so no path scrubs differently: the message is scrubbed with the
+ * request's own credential headers (a client's token echoed in a path or an element name
+ * included) and cut to {@linkcode MAX_MESSAGE} characters. Input quoted into a message went
+ * through {@linkcode quote} already; this is the net for the rest.
+ */
+function forCaller(e: HttpError, req: VcdRequest): HttpError {
+  const secrets = secretsOf(req.headers);
+  let message = scrub(e.message, secrets);
+  // Cut after scrubbing (a credential the cut splits would escape the patterns), then once
+  // more for a caller's secret split by the cut.
+  if (message.length > MAX_MESSAGE) message = scrub(clip(message, MAX_MESSAGE), secrets);
+  // A copy only when scrubbing changed the message: most errors carry no credential.
+  return message === e.message
+    ? e
+    : new HttpError(e.status, message, { minorCode: e.minorCode, headers: e.headers });
+}
+
 /**
  * Answers one request with the app's routes. Never throws: unknown path → 404, wrong method →
  * 405 with `Allow`, missing right → 403, nothing acceptable → 406, unsupported body → 415,
- * `HttpError` from the handler → its status, anything else → 500 without internals. Error
- * messages are scrubbed of the caller's credentials.
+ * `HttpError` from the handler → its status, anything else → 500 without internals. Client
+ * input in a message is quoted short, and every message is scrubbed of the caller's
+ * credentials the same way.
  *
  * @example
  * ```ts
@@ -423,16 +485,15 @@ export async function dispatch(
   const accept = req.headers.get("accept");
   const found = app.router.match(req.method, req.path);
   if (found.kind === "none") {
-    return {
-      reply: errorReply(req.id, accept, new HttpError(404, `No resource at ${scrub(req.path)}`)),
-    };
+    const error = new HttpError(404, `No resource at ${quote(req.path)}`);
+    return { reply: errorReply(req.id, accept, forCaller(error, req)) };
   }
   if (found.kind === "method") {
     const allow = found.allow.join(", ");
-    const error = new HttpError(405, `${req.method} is not allowed here; use ${allow}`, {
+    const error = new HttpError(405, `${quote(req.method)} is not allowed here; use ${allow}`, {
       headers: { Allow: allow },
     });
-    return { reply: errorReply(req.id, accept, error) };
+    return { reply: errorReply(req.id, accept, forCaller(error, req)) };
   }
   const { route, params } = found.match;
   const template = route.template;
@@ -447,7 +508,9 @@ export async function dispatch(
       const offered = route.offer.formats.map((f) => f.toUpperCase()).join(" or ");
       throw new HttpError(
         406,
-        `None of the accepted media types can be produced; this returns ${offered}`,
+        `None of the accepted media types ("${
+          quote(accept ?? "")
+        }") can be produced; this returns ${offered}`,
       );
     }
     const body = decodeBody(route.def.consumes, req);
@@ -462,11 +525,7 @@ export async function dispatch(
     return { reply: successReply(req.id, route, negotiated, result ?? {}), route: template };
   } catch (e) {
     if (e instanceof HttpError) {
-      // A copy only when scrubbing changed the message: most errors carry no credential.
-      const message = scrub(e.message, secretsOf(req.headers));
-      const safe = message === e.message
-        ? e
-        : new HttpError(e.status, message, { minorCode: e.minorCode, headers: e.headers });
+      const safe = forCaller(e, req);
       return { reply: errorReply(req.id, accept, safe, route.errorFormats), route: template };
     }
     const error = new HttpError(500, "The extension failed to handle the request");

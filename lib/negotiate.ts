@@ -346,11 +346,35 @@ function candidatesOf(offer: Offer): Candidate[] {
   return out;
 }
 
+/**
+ * A media type with one parameter added: the value as a token when it is one, else as an RFC
+ * 9110 quoted-string (`"` and `\\` escaped), so a value from the client such as
+ * `36.0;charset=UTF-7` stays one parameter. An empty or missing value adds nothing, and so
+ * does one with a character no quoted-string can carry (controls, DEL, above U+00FF): it is
+ * refused rather than sent broken. ({@linkcode parseAccept} admits no such character.)
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { withParameter } from "./negotiate.ts";
+ * assert.equal(withParameter("application/json", "version", "36.0"), "application/json;version=36.0");
+ * assert.equal(withParameter("application/json", "version", "36.0;charset=UTF-7"), 'application/json;version="36.0;charset=UTF-7"');
+ * assert.equal(withParameter("application/json", "version", undefined), "application/json");
+ * assert.equal(withParameter("application/json", "version", "1\r\nX: y"), "application/json");
+ * ```
+ */
+export function withParameter(mediaType: string, name: string, value: string | undefined): string {
+  if (value === undefined || value === "") return mediaType;
+  if (isToken(value)) return `${mediaType};${name}=${value}`;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (!(c === HTAB || (c >= SP && c !== 0x7f && c <= 0xff))) return mediaType;
+  }
+  return `${mediaType};${name}="${value.replace(/["\\]/g, "\\$&")}"`;
+}
+
 function formatContentType(c: Candidate, version: string | undefined): string {
-  const mediaType = `${c.type}/${c.subtype}`;
-  if (version === undefined || version === "") return mediaType;
-  if (isToken(version)) return `${mediaType};version=${version}`;
-  return `${mediaType};version="${version.replace(/["\\]/g, "\\$&")}"`;
+  return withParameter(`${c.type}/${c.subtype}`, "version", version);
 }
 
 function compute(accept: string | undefined | null, offer: Offer): Negotiated | undefined {
