@@ -36,7 +36,7 @@ import {
   type LogSink,
   silentLogger,
 } from "./lib/log.ts";
-import { scrub } from "./lib/redact.ts";
+import { redactUrl, scrub } from "./lib/redact.ts";
 import { eventProcessor } from "./lib/events.ts";
 import { describeExtensions, inventoryJson } from "./lib/inventory.ts";
 import { renderServiceDocument } from "./lib/register.ts";
@@ -789,9 +789,10 @@ program
     let admin: BrokerAdmin | undefined;
     try {
       admin = await BrokerAdmin.connect(options.amqpUrl, tls);
-      rows.push([`connect ${scrub(options.amqpUrl)}`, true, admin.serverVersion()]);
+      rows.push([`connect ${redactUrl(options.amqpUrl)}`, true, admin.serverVersion()]);
     } catch (e) {
-      rows.push([`connect ${scrub(options.amqpUrl)}`, false, scrub((e as Error).message)]);
+      // BrokerAdmin.connect's message leaves the URL's password out already (connectError).
+      rows.push([`connect ${redactUrl(options.amqpUrl)}`, false, scrub((e as Error).message)]);
     }
     if (admin) {
       try {
@@ -1001,6 +1002,7 @@ async function waitUntil(predicate: () => boolean, ms: number): Promise<void> {
 try {
   await program.parseAsync(process.argv);
 } catch (e) {
+  // Connection errors come from lib/amqp.ts with the broker URL's password already left out.
   const message = scrub(e instanceof Error ? e.message : String(e));
   stderrSink.flush();
   console.error(`vcdext: ${message}`);

@@ -18,7 +18,7 @@ import { Buffer } from "node:buffer";
 import type { CellEnvelope } from "./cell.ts";
 import { type Deadline, DeadlineQueue } from "./deadlines.ts";
 import { errorFields, type Logger } from "./log.ts";
-import { scrub } from "./redact.ts";
+import { parsesAsWritten, passwordsOf, redactUrl, scrub } from "./redact.ts";
 import type { Decision, Delivery, ReplyDecision } from "./service.ts";
 
 /** An exchange a consumer's queue is bound to. */
@@ -118,9 +118,28 @@ export interface RunningService {
   stop(drainMs: number): Promise<void>;
 }
 
-/** A URL with its password replaced, for logs and errors. */
+/**
+ * A URL with its password replaced, for logs and errors: by parsing ({@linkcode redactUrl}),
+ * since a pattern missed passwords with a space, a raw `@` or `/`, which amqplib accepts.
+ */
 export function safeUrl(url: string): string {
-  return scrub(url);
+  return redactUrl(url);
+}
+
+const CONNECT_ADVICE =
+  "the URL does not parse as written; percent-encode / ? # @ % in the user name and password";
+
+/**
+ * Why connecting to `url` failed, for a message: amqplib's text scrubbed of the URL's
+ * password in every form it may quote it, and of anything credential-shaped. When amqplib
+ * reads the URL differently (a raw `/` in the password), its text may name a piece of the
+ * password as the host: it is replaced by advice.
+ */
+export function connectError(url: string, e: unknown): Error {
+  const reason = parsesAsWritten(url)
+    ? scrub(String((e as Error)?.message ?? e), passwordsOf(url))
+    : CONNECT_ADVICE;
+  return new Error(`Cannot connect to ${safeUrl(url)}: ${reason}`);
 }
 
 /** A Buffer over the same bytes (no copy); a Buffer already is one. */
@@ -587,10 +606,21 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
       setup,
     },
   });
-  model.on("error", (err: unknown) => log.warn({ err: errorFields(err) }, "connection error"));
+  // Connection errors may quote the URL: scrubbed of its password as well (see connectError).
+  const passwords = passwordsOf(config.url);
+  const brokerError = (err: unknown) => {
+    const fields = errorFields(err);
+    if (!parsesAsWritten(config.url)) return { name: fields.name, message: CONNECT_ADVICE };
+    return {
+      ...fields,
+      message: scrub(fields.message, passwords),
+      ...(fields.stack === undefined ? {} : { stack: scrub(fields.stack, passwords) }),
+    };
+  };
+  model.on("error", (err: unknown) => log.warn({ err: brokerError(err) }, "connection error"));
   model.on("disconnect", (err: unknown) => {
     if (!stopping) {
-      log.warn({ err: errorFields(err) }, "disconnected from the broker; reconnecting");
+      log.warn({ err: brokerError(err) }, "disconnected from the broker; reconnecting");
     }
   });
   model.on("connect", () => log.info({ url: safeUrl(config.url) }, "connected to the broker"));
@@ -603,9 +633,7 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
     await model.waitForConnect();
   } catch (e) {
     await model.close().catch(() => {});
-    throw new Error(
-      `Cannot connect to ${safeUrl(config.url)}: ${scrub(String((e as Error).message ?? e))}`,
-    );
+    throw connectError(config.url, e);
   }
   model.on(
     "handler-error",
@@ -717,7 +745,7 @@ export class CellClient {
         clientProperties: { connection_name: "vcdext-cell" },
       });
     } catch (e) {
-      throw new Error(`Cannot connect to ${safeUrl(url)}: ${scrub((e as Error).message)}`);
+      throw connectError(url, e);
     }
     const channel = await model.createChannel();
     await channel.assertExchange(replyExchange, "direct", { durable: false, autoDelete: false });
@@ -842,7 +870,7 @@ export class BrokerAdmin {
     try {
       return new BrokerAdmin(await amqp.connect(url, socketOptions(tls)));
     } catch (e) {
-      throw new Error(`Cannot connect to ${safeUrl(url)}: ${scrub((e as Error).message)}`);
+      throw connectError(url, e);
     }
   }
 

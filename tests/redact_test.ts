@@ -1,5 +1,18 @@
 import assert from "node:assert/strict";
-import { redactHeaders, scrub, SECRET_HEADERS, secretsOf } from "../lib/redact.ts";
+import { connectError, safeUrl } from "../lib/amqp.ts";
+import {
+  clip,
+  CLIP_MARK,
+  parsesAsWritten,
+  passwordsOf,
+  quote,
+  QUOTE_LIMIT,
+  redactHeaders,
+  redactUrl,
+  scrub,
+  SECRET_HEADERS,
+  secretsOf,
+} from "../lib/redact.ts";
 import { AUTH_HEADERS, fakeJwt, leaksCredential, ORG, TOKENS, USER } from "./fixtures.ts";
 
 const R = "[redacted]";
@@ -92,6 +105,123 @@ Deno.test("scrub() redacts a whole Authorization value and then its token", () =
 });
 
 // ---------------------------------------------------------------------------------------------
+// redactUrl(), passwordsOf(): broker URLs, by parsing
+// ---------------------------------------------------------------------------------------------
+
+/** Passwords amqplib accepts in a URL, raw and percent-encoded. */
+const PASSWORDS: readonly [what: string, written: string, plain: string][] = [
+  ["plain", "Sup3r-S3cret.pw", "Sup3r-S3cret.pw"],
+  ["a space", "wr0ng PW", "wr0ng PW"],
+  ["a space, encoded", "wr0ng%20PW", "wr0ng PW"],
+  ["a raw @", "p@ssw0rd", "p@ssw0rd"],
+  ["an encoded @", "p%40ssw0rd", "p@ssw0rd"],
+  ["a raw /", "pass/w0rd", "pass/w0rd"],
+  ["an encoded /", "pass%2Fw0rd", "pass/w0rd"],
+  ["a raw %", "100%sure", "100%sure"],
+  ["an encoded %", "100%25sure", "100%sure"],
+  ["a colon", "a:b:c:d", "a:b:c:d"],
+  ["Unicode", "pässwörd-日本", "pässwörd-日本"],
+  ["Unicode, encoded", "p%C3%A4ssw%C3%B6rd", "pässwörd"],
+  ["everything", "x @/:%?# ü", "x @/:%?# ü"],
+];
+
+for (const [what, written, plain] of PASSWORDS) {
+  const url = `amqp://vcdext:${written}@rabbit.example.com:5672/vcd`;
+
+  Deno.test(`redactUrl() and safeUrl() hide a password with ${what}`, () => {
+    const want = `amqp://vcdext:${R}@rabbit.example.com:5672/vcd`;
+    assert.equal(redactUrl(url), want);
+    assert.equal(safeUrl(url), want);
+  });
+
+  Deno.test(`passwordsOf() gives a password with ${what} as written and decoded`, () => {
+    const found = passwordsOf(url);
+    assert.ok(found.includes(written), JSON.stringify(found));
+    assert.ok(found.includes(plain), JSON.stringify(found));
+  });
+
+  Deno.test(`a connection error quoting a URL with a password with ${what} leaks none of it`, () => {
+    const e = connectError(url, new Error(`refused ${url} (user vcdext, password ${plain})`));
+    assert.match(e.message, /^Cannot connect to amqp:\/\/vcdext:\[redacted\]@rabbit/);
+    for (const piece of [written, plain]) assert.ok(!e.message.includes(piece), e.message);
+  });
+}
+
+Deno.test("redactUrl() leaves URLs without a password alone and redacts too much rather than too little", () => {
+  for (const url of ["amqp://rabbit:5672/vcd", "amqp://vcdext@rabbit/vcd", "not a url", ""]) {
+    assert.equal(redactUrl(url), url);
+  }
+  assert.equal(redactUrl("amqp://u:pw@h/v?x=a@b"), `amqp://u:${R}@b`);
+  assert.equal(redactUrl("u:pw@h"), `u:${R}@h`);
+});
+
+Deno.test("parsesAsWritten() tells when amqplib would read the password elsewhere", () => {
+  assert.equal(parsesAsWritten("amqp://u:wr0ng PW@h"), true);
+  assert.equal(parsesAsWritten("amqp://u:p@ss@h"), true);
+  assert.equal(parsesAsWritten("amqp://u:pässwörd@h"), true);
+  assert.equal(parsesAsWritten("amqp://u:a/b@h"), false);
+  assert.equal(parsesAsWritten("amqp://u:a?b@h"), false);
+  // amqplib's reading of a/b puts "b@h" in the path and "a" as a port: its error must go.
+  const e = connectError("amqp://u:xy/zzzz@h", new Error("getaddrinfo ENOTFOUND zzzz"));
+  assert.ok(!e.message.includes("zzzz"), e.message);
+});
+
+// ---------------------------------------------------------------------------------------------
+// clip(), quote()
+// ---------------------------------------------------------------------------------------------
+
+Deno.test("quote() cuts client input to QUOTE_LIMIT characters and marks the cut", () => {
+  const q = quote("x".repeat(100_000));
+  assert.equal(q, "x".repeat(QUOTE_LIMIT) + CLIP_MARK);
+  assert.equal(quote("short"), "short");
+});
+
+Deno.test("clip() never splits a surrogate pair", () => {
+  const text = "a".repeat(QUOTE_LIMIT - 1) + "😀😀";
+  const cut = clip(text);
+  assert.equal(cut, "a".repeat(QUOTE_LIMIT - 1) + CLIP_MARK);
+  assert.ok(cut.isWellFormed());
+});
+
+Deno.test("quote() scrubs before it cuts: a credential straddling the cut is gone whole", () => {
+  const path = `/api/${"x".repeat(QUOTE_LIMIT - 20)}/${TOKENS.jwt}`;
+  assert.equal(leaksCredential(quote(path)), false);
+  assert.ok(!quote(path).includes("eyJ"), quote(path));
+});
+
+Deno.test("scrub() redacts the start of a given secret cut off by clip()", () => {
+  const secret = TOKENS.session;
+  const clipped = clip(`/api/org/${"o".repeat(QUOTE_LIMIT - 20)}/${secret}`);
+  assert.ok(clipped.endsWith(`${secret.slice(0, 10)}${CLIP_MARK}`), clipped);
+  const scrubbed = scrub(`No ticket ${clipped} here`, [secret]);
+  assert.ok(scrubbed.endsWith(`/${R}${CLIP_MARK} here`), scrubbed);
+  assert.ok(!scrubbed.includes(secret.slice(0, 4)), scrubbed);
+  // Without the mark, a prefix is just text.
+  assert.equal(scrub(`id ${secret.slice(0, 8)} ok`, [secret]), `id ${secret.slice(0, 8)} ok`);
+});
+
+Deno.test("scrub() finds JWTs where the former pattern did (on short inputs, as its oracle)", () => {
+  const former = /\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*\.?[A-Za-z0-9_-]*/g;
+  const inputs = [
+    `x-${TOKENS.jwt} y`,
+    `a${TOKENS.jwt}`,
+    `_${TOKENS.jwt}`,
+    `${TOKENS.jwt}.${TOKENS.jwt}`,
+    "eyJabc.def",
+    "eyJ-eyJ-eyJ-eyJ-eyJ",
+    "eyJ-eyJ-eyJ-eyJ-eyJ.x",
+    "eyJ0123456789.a.b.c",
+    "eyJ0123456789.a.",
+    "eyJ0123456789..",
+    "eyJ01234567.",
+    "eyJ0123456.",
+    "é-eyJ0123456789.x",
+    "aeyJ0123456789.x eyJ0123456789.y",
+  ];
+  for (const text of inputs) assert.equal(scrub(text), text.replace(former, R), text);
+});
+
+// ---------------------------------------------------------------------------------------------
 // secretsOf()
 // ---------------------------------------------------------------------------------------------
 
@@ -115,6 +245,18 @@ Deno.test("secretsOf() includes cookies and vCD access tokens", () => {
   assert.ok(secrets.includes("vcloud_session_id=f00dfeed"));
   assert.ok(secrets.includes(TOKENS.jwt));
   assert.ok(secrets.includes("dTpw"));
+});
+
+Deno.test("secretsOf() includes X-Auth-Token and each cookie value", () => {
+  const headers = new Map([
+    ["x-auth-token", "4uth-t0ken-value"],
+    ["cookie", "lang=en; vcloud_session_id=f00dfeed; token=abc"],
+  ]);
+  const secrets = secretsOf(headers);
+  for (const v of ["4uth-t0ken-value", "f00dfeed", "en", "abc"]) assert.ok(secrets.includes(v), v);
+  // A pattern redacting token=abc first must not leave the session cookie behind.
+  const line = scrub("cookies lang=en; vcloud_session_id=f00dfeed; token=abc", secrets);
+  assert.ok(!line.includes("f00dfeed"), line);
 });
 
 Deno.test("secretsOf() skips empty values and ordinary headers", () => {
