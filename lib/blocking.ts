@@ -144,10 +144,16 @@ function reference(node: XmlNode | undefined): Reference | undefined {
   return node === undefined ? undefined : pick(node, ["name", "href", "id", "type"]);
 }
 
+/** The longest blocking task id accepted; vCD's are UUIDs (36 characters). */
+export const MAX_TASK_ID = 128;
+
 /**
  * The bare id of a blocking task, from `urn:vcloud:blockingTask:<id>` (the `entity` of a
  * blocking-task notification), a `…/blockingTask/<id>` URL, or a bare id. Throws `TypeError`
- * for a URN of another kind, or an id that is empty or could change a URL's path.
+ * for a URN of another kind, or an id that is empty, longer than {@linkcode MAX_TASK_ID}
+ * characters or could change a URL's path. (A tenant controls what a notification carries:
+ * a 100 KB id would otherwise be fetched from vCD, three attempts, and echoed in every log
+ * line about it.)
  *
  * @example
  * ```ts
@@ -156,6 +162,7 @@ function reference(node: XmlNode | undefined): Reference | undefined {
  * assert.equal(blockingTaskId("urn:vcloud:blockingTask:41aaf964-7452-42e6-9b8d-772e5f8421d8"), "41aaf964-7452-42e6-9b8d-772e5f8421d8");
  * assert.equal(blockingTaskId("41aaf964"), "41aaf964");
  * assert.throws(() => blockingTaskId("urn:vcloud:vapp:41aaf964"), TypeError);
+ * assert.throws(() => blockingTaskId("a".repeat(129)), TypeError);
  * ```
  */
 export function blockingTaskId(entity: string): string {
@@ -172,7 +179,7 @@ export function blockingTaskId(entity: string): string {
   } else {
     id = idInHref(value) ?? value;
   }
-  if (!/^[A-Za-z0-9][A-Za-z0-9_-]*$/.test(id)) {
+  if (id.length > MAX_TASK_ID || !/^[A-Za-z0-9][A-Za-z0-9_-]*$/.test(id)) {
     throw new TypeError(`Cannot read blocking task id from "${quote(value)}"`);
   }
   return id;

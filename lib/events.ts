@@ -21,6 +21,7 @@ import {
   decodeNotification,
   type NotificationEvent,
 } from "./notification.ts";
+import { quote } from "./redact.ts";
 import type { Decision, Delivery } from "./service.ts";
 
 /** The slash-form type of the event that announces a blocking task. */
@@ -153,7 +154,12 @@ export function eventProcessor(
     if (rules.length === 0 || event.type !== BLOCKING_TASK_CREATE) return undefined;
     const byName = event.taskName ? rules.filter((r) => r.operations.has(event.taskName!)) : rules;
     if (byName.length === 0) return undefined; // some other extension's operation
-    const fields = { eventId: event.id, blockingTask: event.entity, operation: event.taskName };
+    // What the notification says is quoted short in logs: a tenant can put anything in it.
+    const fields = {
+      eventId: quote(event.id),
+      blockingTask: quote(event.entity),
+      operation: event.taskName === undefined ? undefined : quote(event.taskName),
+    };
     if (!options.gateway) {
       log.error(
         fields,
@@ -182,7 +188,7 @@ export function eventProcessor(
     const operation = task!.operation ?? event.taskName;
     const match = rules.find((r) => operation !== undefined && r.operations.has(operation));
     if (!match) return undefined;
-    const ctx = { log: log.child({ eventId: event.id, blockingTask: id }), signal, event };
+    const ctx = { log: log.child({ eventId: fields.eventId, blockingTask: id }), signal, event };
     return await attempt(
       "deciding the blocking task",
       { ...fields, extension: match.extension },
@@ -218,8 +224,9 @@ export function eventProcessor(
       for (const sub of subscriptions) {
         if (!sub.matches(event)) continue;
         handled = true;
-        const ctx = { log: log.child({ eventId: event.id, extension: sub.extension }), signal };
-        const fields = { eventId: event.id, type: event.type, extension: sub.extension };
+        const eventId = quote(event.id);
+        const ctx = { log: log.child({ eventId, extension: sub.extension }), signal };
+        const fields = { eventId, type: quote(event.type), extension: sub.extension };
         if (!(await attempt("notification handler", fields, () => sub.handle(event, ctx)))) {
           failed = true;
         }
@@ -232,7 +239,10 @@ export function eventProcessor(
       const outcome: EventOutcome = failed ? "failed" : handled ? "handled" : "ignored";
       options.onEvent?.(event.type, outcome);
       return failed
-        ? { kind: "reject", reason: `event ${event.id || "(no id)"} of type ${event.type} failed` }
+        ? {
+          kind: "reject",
+          reason: `event ${quote(event.id) || "(no id)"} of type ${quote(event.type)} failed`,
+        }
         : { kind: "ack" };
     },
   };
