@@ -86,7 +86,15 @@ async function assertLinear(
 ): Promise<void> {
   const bad: string[] = [];
   for (const [name, make] of shapes) {
-    const { ts, tl } = await ratioOf(fn, make(n), make(8 * n));
+    const small = make(n);
+    const large = make(8 * n);
+    let { ts, tl } = await ratioOf(fn, small, large);
+    if (!(tl / ts < LIMIT)) {
+      // Once more before failing: a quadratic fails again (×64), a burst of load or garbage
+      // collection from other tests in this process rarely does twice.
+      const again = await ratioOf(fn, small, large);
+      if (again.tl / again.ts < tl / ts) ({ ts, tl } = again);
+    }
     const ratio = tl / ts;
     if (REPORT) console.log(`${what} ${name}: ×${ratio.toFixed(1)} (${ts.toFixed(3)} ms at n)`);
     if (!(ratio < LIMIT)) {
@@ -167,8 +175,9 @@ Deno.test("renderXml() escapes in linear time", async () => {
       ["controls", repeat("\u0001\r")],
     ],
     (s) => renderXml(el("Error", { message: s }, s)),
-    2048,
-  ); // output 6× the input: kept small
+    // The output is up to 12 times the input (twice, escaped): kept under ~128 KB (see N).
+    1024,
+  );
 });
 
 Deno.test("parseAccept() and negotiate() are linear", async () => {
