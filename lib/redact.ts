@@ -257,6 +257,37 @@ export function passwordsOf(url: string): string[] {
 }
 
 /**
+ * Whether the WHATWG URL parser (amqplib's) finds the user name and password where
+ * {@linkcode redactUrl} does. When it does not (a raw `/`, `?` or `#` in the password ends the
+ * authority early for it), its errors may quote a piece of the password as a host name, which
+ * no scrubbing by the whole password can catch: callers then leave its message out.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parsesAsWritten } from "./redact.ts";
+ * assert.equal(parsesAsWritten("amqp://guest:wr0ng PW@h"), true);
+ * assert.equal(parsesAsWritten("amqp://guest:p@ss@h"), true);
+ * assert.equal(parsesAsWritten("amqp://guest:p@ss/w0rd@h"), false);
+ * assert.equal(parsesAsWritten("amqp://h:5672/vh"), true);
+ * ```
+ */
+export function parsesAsWritten(url: string): boolean {
+  const found = userInfo(url);
+  if (!found) return true;
+  const start = url.indexOf("://") === -1 ? 0 : url.indexOf("://") + 3;
+  try {
+    const parsed = new URL(url);
+    const expected = new URL("amqp://host");
+    expected.username = url.slice(start, found.colon);
+    expected.password = url.slice(found.colon + 1, found.at);
+    return parsed.username === expected.username && parsed.password === expected.password;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * The credential values among request headers (keys lower-case), for {@linkcode scrub}. The
  * token part of `Bearer <token>` is returned too, and each value of a cookie header.
  *
