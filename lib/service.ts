@@ -63,9 +63,10 @@ export interface ReplyDecision {
  * Why a request was answered without running its handler: `busy` (429, too many in flight),
  * `duplicate` (the same message bytes as a request still being handled: it gets the same
  * outcome), `replayed` (a redelivery of one answered recently, same caller and bytes: the same
- * reply again), `expired` (a redelivery older than vCD's timeout: 504).
+ * reply again), `expired` (a redelivery older than vCD's timeout: 504), `anonymous` (no
+ * security context: 403).
  */
-export type Shortcut = "busy" | "duplicate" | "replayed" | "expired";
+export type Shortcut = "busy" | "duplicate" | "replayed" | "expired" | "anonymous";
 
 /** No reply is possible: reject without requeue (dead-letter when configured). */
 export interface RejectDecision {
@@ -284,6 +285,17 @@ export function endpoint(extension: Extension, options: EndpointOptions = {}): E
           outcome,
         };
         return shortcut ? { ...decision, shortcut } : decision;
+      }
+      if (request.security.org === "" || request.security.user === "") {
+        // Without a caller there is no tenant to serve: every handler would act for org "".
+        const error = new HttpError(
+          403,
+          "The request carries no security context (user and organisation), so it is not served",
+        );
+        return answer(
+          { reply: errorReply(request.id, request.headers.get("accept"), error) },
+          "anonymous",
+        );
       }
       const age = delivery.timestamp !== undefined && delivery.receivedAt !== undefined
         ? delivery.receivedAt - delivery.timestamp

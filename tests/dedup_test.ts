@@ -1,7 +1,7 @@
 /**
  * Which repeated deliveries `endpoint()` answers without running the handler: only the same
  * caller's same message bytes. A reused id from another caller, or with other content, is
- * handled on its own.
+ * handled on its own; a request with no security context is refused 403 before any handler.
  */
 
 import assert from "node:assert/strict";
@@ -141,4 +141,41 @@ Deno.test("a redelivered read whose reply was too big to keep is run again", asy
   assert.equal(again.shortcut, undefined);
   assert.equal(calls.n, 2);
   assert.equal(decodeReply(again.body).status, 200);
+});
+
+Deno.test("a request without a security context is answered 403 before any handler runs", async () => {
+  const calls = { n: 0 };
+  const ep = endpoint(whoAmI(() => Promise.resolve(), calls));
+  const cases: [string, Record<string, unknown> | undefined][] = [
+    ["no element 1", undefined],
+    ["org empty", { org: "" }],
+    ["org missing", { org: undefined }],
+    ["org not a string", { org: 42 }],
+    ["user empty", { user: "" }],
+  ];
+  for (const [name, security] of cases) {
+    const d = reply(await ep.handle(delivery(`anon-${name}`, security)));
+    const r = decodeReply(d.body);
+    assert.equal(r.status, 403, name);
+    assert.equal(r.id, `anon-${name}`);
+    assert.equal(d.shortcut, "anonymous");
+    assert.deepEqual(JSON.parse(r.text), {
+      majorErrorCode: 403,
+      minorErrorCode: "ACCESS_TO_RESOURCE_IS_FORBIDDEN",
+      message:
+        "The request carries no security context (user and organisation), so it is not served",
+    });
+  }
+  // An element 1 that is not an object at all.
+  const http = httpElement({ id: "anon-null", requestUri: "/api/who" });
+  const d = reply(
+    await ep.handle({
+      content: envelopeBytes(http, null, {}),
+      replyTo: "reply.q",
+      headers: { replyToExchange: "vcd.replies" },
+    }),
+  );
+  assert.equal(decodeReply(d.body).status, 403);
+  assert.equal(calls.n, 0, "a handler ran");
+  assert.equal(decodeReply(reply(await ep.handle(delivery("ok", AS_A))).body).status, 200);
 });
