@@ -17,6 +17,7 @@ import type {
 import { Buffer } from "node:buffer";
 import type { CellEnvelope } from "./cell.ts";
 import { type Deadline, DeadlineQueue } from "./deadlines.ts";
+import { ExchangeMemory } from "./exchanges.ts";
 import { errorFields, type Logger } from "./log.ts";
 import { parsesAsWritten, passwordsOf, redactUrl, scrub } from "./redact.ts";
 import type { Decision, Delivery, ReplyDecision } from "./service.ts";
@@ -280,8 +281,8 @@ class Session {
   #replies: Promise<ConfirmChannel> | undefined;
   /** The reply channel once open, for the no-wait path. */
   replyChannel: ConfirmChannel | undefined;
-  /** Reply exchanges known to exist, and ones found missing (with when). */
-  readonly #exchanges = new Map<string, true | number>();
+  /** Reply exchanges known to exist, and ones found missing (with when); bounded. */
+  readonly #exchanges = new ExchangeMemory();
   readonly #probes = new Map<string, Promise<boolean | undefined>>();
   #closed = false;
   readonly #onClose: (() => void)[] = [];
@@ -310,7 +311,7 @@ class Session {
 
   /** `true` when the exchange is known to exist: no need to ask the broker. */
   exchangeKnown(name: string): boolean {
-    return name === "" || this.#exchanges.get(name) === true;
+    return this.#exchanges.exists(name);
   }
 
   /** Closes the reply channel, then the consuming channel. */
@@ -346,15 +347,12 @@ class Session {
   /**
    * Whether a reply exchange exists. A publish to a missing exchange would close the reply
    * channel and fail every reply in flight on it, so an exchange not seen yet is checked on a
-   * throw-away channel first. `undefined` when the broker could not be asked.
+   * throw-away channel first. `undefined` when the broker could not be asked. A name no exchange
+   * can have (over 255 bytes) is missing: asking would fail, and the reply would loop.
    */
   exchangeExists(name: string, fresh = false): Promise<boolean | undefined> {
-    if (name === "") return Promise.resolve(true); // the default exchange always exists
-    const known = this.#exchanges.get(name);
-    if (known === true) return Promise.resolve(true);
-    if (!fresh && typeof known === "number" && Date.now() - known < 5_000) {
-      return Promise.resolve(false);
-    }
+    const known = this.#exchanges.lookup(name, fresh);
+    if (known !== undefined) return Promise.resolve(known);
     const pending = this.#probes.get(name);
     if (pending) return pending;
     const probe = (async () => {
@@ -363,12 +361,12 @@ class Session {
         ch = await this.model.createChannel();
         ch.on("error", () => {});
         await ch.checkExchange(name);
-        this.#exchanges.set(name, true);
+        this.#exchanges.found(name, true);
         await ch.close().catch(() => {});
         return true;
       } catch (e) {
         if (isNotFound(e)) {
-          this.#exchanges.set(name, Date.now());
+          this.#exchanges.found(name, false);
           return false;
         }
         return undefined;

@@ -442,6 +442,12 @@ const CACHEABLE_ACCEPT_LENGTH = 512;
 /**
  * Answers per offer object (a route compiles its offer once), then per Accept string: a hit is
  * two map lookups and no string building. Oldest entries go first past the limit.
+ *
+ * Clients choose the keys, so the cache is bounded by bytes as well as entries: only headers of
+ * up to 512 characters are cached, and an answer holds the header's `version` and a media type
+ * besides, so one offer's cache holds at most 64 × (512 + 512 + ~100) characters, under 150 KB
+ * even at two bytes a character; there is one per route and error format list of the loaded
+ * extensions (tests/negotiate_cache_test.ts).
  */
 const caches = new WeakMap<Offer, Map<string, Negotiated | undefined>>();
 

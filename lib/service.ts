@@ -12,15 +12,18 @@ import {
   type Outcome,
   undecodableReply,
 } from "./dispatch.ts";
+import { Buffer } from "node:buffer";
 import {
   type DecodeLimits,
   decodeRequest,
   encodeReply,
   EnvelopeError,
+  type Reply,
   type VcdRequest,
 } from "./envelope.ts";
 import { HttpError } from "./errors.ts";
 import type { Extension } from "./extension.ts";
+import { ReplayMemory } from "./replay.ts";
 
 /** The parts of an AMQP message the service reads. */
 export interface Delivery {
@@ -58,11 +61,12 @@ export interface ReplyDecision {
 
 /**
  * Why a request was answered without running its handler: `busy` (429, too many in flight),
- * `duplicate` (a redelivery of a request still being handled: it gets the same outcome),
- * `replayed` (a redelivery of one answered recently: the same reply again), `expired` (a
- * redelivery older than vCD's timeout: 504).
+ * `duplicate` (the same message bytes as a request still being handled: it gets the same
+ * outcome), `replayed` (a redelivery of one answered recently, same caller and bytes: the same
+ * reply again), `expired` (a redelivery older than vCD's timeout: 504), `anonymous` (no
+ * security context: 403).
  */
-export type Shortcut = "busy" | "duplicate" | "replayed" | "expired";
+export type Shortcut = "busy" | "duplicate" | "replayed" | "expired" | "anonymous";
 
 /** No reply is possible: reject without requeue (dead-letter when configured). */
 export interface RejectDecision {
@@ -93,8 +97,42 @@ export interface EndpointOptions extends DecodeLimits {
   readonly maxInFlight?: number;
   /** vCD's own timeout: a redelivered request older than this is answered 504 unhandled. Default 10,000. */
   readonly vcdTimeoutMs?: number;
-  /** Completed replies remembered by request id, replayed to a redelivery. Default 1,024. */
+  /**
+   * Answered requests remembered for replay to a redelivery (see lib/replay.ts for which
+   * request an entry answers): at most this many. Default 1,024.
+   */
   readonly recentReplies?: number;
+  /** Bytes the remembered replies may hold together. Default 4 MiB. */
+  readonly recentReplyBytes?: number;
+  /** Bytes one remembered reply may hold; a bigger one is not kept. Default 64 KiB. */
+  readonly recentReplyEntryBytes?: number;
+}
+
+/** A request being handled: its message bytes and the outcome to come. */
+interface InFlight {
+  readonly content: Uint8Array;
+  readonly outcome: Promise<Outcome>;
+}
+
+/** Whether two messages are the same bytes (a redelivery), not merely the same id. */
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a === b) return true;
+  if (a.byteLength !== b.byteLength) return false;
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
+}
+
+/**
+ * The answer to a redelivery whose reply was too big to keep (a request with side effects: see
+ * lib/replay.ts): its error status again, or 409 for a success, without running the handler.
+ */
+function notKeptReply(request: VcdRequest, status: number): Reply {
+  const error = status >= 400
+    ? new HttpError(status, `This request was answered ${status} already`)
+    : new HttpError(
+      409,
+      `This request was carried out already (status ${status}); its reply was too large to keep for a redelivery, so it is not repeated`,
+    );
+  return errorReply(request.id, request.headers.get("accept"), error);
 }
 
 function text(value: unknown): string | undefined {
@@ -121,28 +159,20 @@ function text(value: unknown): string | undefined {
 export function endpoint(extension: Extension, options: EndpointOptions = {}): Endpoint {
   const app = compile(extension);
   const vcdTimeoutMs = options.vcdTimeoutMs ?? 10_000;
-  const maxRecent = options.recentReplies ?? 1_024;
-  /** Requests being handled, by id: a redelivery of one waits for the same outcome. */
-  const handling = new Map<string, Promise<Outcome>>();
-  /** Recently answered requests, by id; the rings hold the last `maxRecent` of them in order. */
-  const recent = new Map<string, Outcome>();
-  const ringIds: (string | undefined)[] = [];
-  const ringOutcomes: (Outcome | undefined)[] = [];
-  let slot = 0;
-
-  /** Keeps an outcome for replays; the oldest one goes (no iterator, no reordering). */
-  function remember(id: string, outcome: Outcome): void {
-    if (maxRecent <= 0) return;
-    const evicted = ringIds[slot];
-    // Only when the entry is still that one: an id answered again since keeps its newer one.
-    if (evicted !== undefined && recent.get(evicted) === ringOutcomes[slot]) {
-      recent.delete(evicted);
-    }
-    ringIds[slot] = id;
-    ringOutcomes[slot] = outcome;
-    slot = slot + 1 === maxRecent ? 0 : slot + 1;
-    recent.set(id, outcome);
-  }
+  /**
+   * Requests being handled, by id, with their message bytes: a delivery of the very same bytes
+   * (a redelivery) waits for the same outcome. A different request that reuses the id is run on
+   * its own and not entered here. Holds only references to requests in flight, so it is bounded
+   * by what is in flight (the prefetch, or `maxInFlight`).
+   */
+  const handling = new Map<string, InFlight>();
+  const recent = new ReplayMemory({
+    ...(options.recentReplies === undefined ? {} : { entries: options.recentReplies }),
+    ...(options.recentReplyBytes === undefined ? {} : { bytes: options.recentReplyBytes }),
+    ...(options.recentReplyEntryBytes === undefined
+      ? {}
+      : { entryBytes: options.recentReplyEntryBytes }),
+  });
   let running = 0;
 
   /** Dispatch options per outer signal (the adapter passes the same one every time). */
@@ -158,15 +188,23 @@ export function endpoint(extension: Extension, options: EndpointOptions = {}): E
   /** Runs the handler for a request not seen before, or shortcuts a repeated one. */
   async function run(
     request: VcdRequest,
+    content: Uint8Array,
     redelivered: boolean,
     signal: AbortSignal | undefined,
     answer: (outcome: Outcome, shortcut?: Shortcut) => ReplyDecision,
   ): Promise<ReplyDecision> {
     const pending = handling.get(request.id);
-    if (pending) return answer(await pending, "duplicate");
+    if (pending && sameBytes(pending.content, content)) {
+      return answer(await pending.outcome, "duplicate");
+    }
     if (redelivered) {
-      const done = recent.get(request.id);
-      if (done) return answer(done, "replayed");
+      const done = recent.recall(request.id, content, request.security);
+      if (done) {
+        return answer(
+          done.kind === "reply" ? done.outcome : { reply: notKeptReply(request, done.status) },
+          "replayed",
+        );
+      }
     }
     if (options.maxInFlight !== undefined && running >= options.maxInFlight) {
       const busy = new HttpError(429, "The extension is busy; try again shortly", {
@@ -180,14 +218,16 @@ export function endpoint(extension: Extension, options: EndpointOptions = {}): E
     }
     running++;
     const dispatched = dispatch(app, request, lastOptions);
-    handling.set(request.id, dispatched);
+    // An id in flight for other bytes keeps its entry; this request runs unlisted.
+    const entry = pending ? undefined : { content, outcome: dispatched };
+    if (entry) handling.set(request.id, entry);
     let outcome: Outcome;
     try {
       outcome = await dispatched;
-      remember(request.id, outcome);
+      recent.remember(request.id, request.method, content, request.security, outcome);
     } finally {
       running--;
-      handling.delete(request.id);
+      if (entry) handling.delete(request.id);
     }
     return answer(outcome);
   }
@@ -246,6 +286,17 @@ export function endpoint(extension: Extension, options: EndpointOptions = {}): E
         };
         return shortcut ? { ...decision, shortcut } : decision;
       }
+      if (request.security.org === "" || request.security.user === "") {
+        // Without a caller there is no tenant to serve: every handler would act for org "".
+        const error = new HttpError(
+          403,
+          "The request carries no security context (user and organisation), so it is not served",
+        );
+        return answer(
+          { reply: errorReply(request.id, request.headers.get("accept"), error) },
+          "anonymous",
+        );
+      }
       const age = delivery.timestamp !== undefined && delivery.receivedAt !== undefined
         ? delivery.receivedAt - delivery.timestamp
         : undefined;
@@ -260,7 +311,7 @@ export function endpoint(extension: Extension, options: EndpointOptions = {}): E
           "expired",
         );
       }
-      return await run(request, delivery.redelivered === true, signal, answer);
+      return await run(request, delivery.content, delivery.redelivered === true, signal, answer);
     },
   };
 }
