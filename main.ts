@@ -322,7 +322,9 @@ function consumersFor(
   });
   const events = eventProcessor(selected, {
     log: log.child({ component: "events" }),
-    gateway: vcd && options.vcdUrl ? blockingTaskGateway(vcd, options.vcdUrl) : undefined,
+    gateway: vcd && options.vcdUrl
+      ? blockingTaskGateway(vcd, options.vcdUrl, log.child({ component: "vcd" }))
+      : undefined,
     sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
     onEvent: (type, outcome) => metrics.notifications.inc({ type: type || "unknown", outcome }),
     onDecision: (action) => metrics.blockingTaskDecisions.inc({ action }),

@@ -497,11 +497,28 @@ export class VcdClient {
   }
 }
 
+/** Origin and path of a link, never its credentials or query; cut short. */
+function linkForLog(href: string, base: string): string {
+  try {
+    const url = new URL(href, base);
+    return shorten(`${url.origin}${url.pathname}`);
+  } catch {
+    return "(not a URL)";
+  }
+}
+
 /**
  * The blocking-task gateway over a {@linkcode VcdClient}: fetches `BlockingTask` documents and
- * posts decisions, following the task's own `Link`s on the cell.
+ * posts decisions, following the task's own action `Link`s only to
+ * `…/api/admin/extension/blockingTask/<id>/action/<action>` on the cell (see
+ * `actionRequest`); a link it does not follow is logged as a warning and the documented URL is
+ * used instead.
  */
-export function blockingTaskGateway(client: VcdClient, baseUrl: string): BlockingTaskGateway {
+export function blockingTaskGateway(
+  client: VcdClient,
+  baseUrl: string,
+  log: Logger = silentLogger,
+): BlockingTaskGateway {
   return {
     async fetch(id: string): Promise<BlockingTask> {
       const response = await client.request(
@@ -515,6 +532,12 @@ export function blockingTaskGateway(client: VcdClient, baseUrl: string): Blockin
     },
     async act(task: BlockingTask, decision: Decision): Promise<void> {
       const r = actionRequest(task, decision, baseUrl);
+      if (r.ignoredLink !== undefined) {
+        log.warn(
+          { task: task.id, action: decision.action, href: linkForLog(r.ignoredLink, baseUrl) },
+          "blocking task link not followed: not the task's own action on the vCD origin",
+        );
+      }
       await client.request(r.method, r.url, {
         body: r.body,
         contentType: r.contentType,
