@@ -43,7 +43,7 @@ import { renderServiceDocument } from "./lib/register.ts";
 import { describeResult, register } from "./lib/registrar.ts";
 import { startHttp } from "./lib/http.ts";
 import { type VcdextMetrics, vcdextMetrics } from "./lib/metrics.ts";
-import { startFakeVcd } from "./lib/fake_vcd.ts";
+import { FAKE_USER, startFakeVcd } from "./lib/fake_vcd.ts";
 import { jsonNotificationExample } from "./lib/notification.ts";
 import { endpoint } from "./lib/service.ts";
 import { blockingTaskGateway, VcdClient } from "./lib/vcd.ts";
@@ -195,6 +195,11 @@ interface ServeOptions {
   vcdUrl?: string | undefined;
   vcdUser?: string | undefined;
   vcdToken?: string | undefined;
+  /**
+   * Not a flag (passwords never come from the command line): the demo hands its fake vCD's
+   * random password over here; `serve` reads `VCDEXT_VCD_PASSWORD`.
+   */
+  vcdPassword?: string | undefined;
   vcdCa?: string | undefined;
   vcdInsecure?: boolean | undefined;
   vcdApiVersion: string;
@@ -258,12 +263,12 @@ function queueArguments(
 async function vcdClientFrom(
   options: Pick<
     ServeOptions,
-    "vcdUrl" | "vcdUser" | "vcdToken" | "vcdCa" | "vcdInsecure" | "vcdApiVersion"
+    "vcdUrl" | "vcdUser" | "vcdToken" | "vcdPassword" | "vcdCa" | "vcdInsecure" | "vcdApiVersion"
   >,
   log: Logger,
 ): Promise<VcdClient | undefined> {
   if (!options.vcdUrl) return undefined;
-  const password = Deno.env.get("VCDEXT_VCD_PASSWORD");
+  const password = options.vcdPassword ?? Deno.env.get("VCDEXT_VCD_PASSWORD");
   if (!options.vcdToken && (!options.vcdUser || !password)) {
     throw new UsageError(
       "--vcd-url needs --vcd-user with VCDEXT_VCD_PASSWORD in the environment, or VCDEXT_VCD_TOKEN",
@@ -912,7 +917,9 @@ program
       },
     };
     const log = createLogger("info", demoSink);
-    const vcd = await startFakeVcd();
+    // A password made up per run and handed to both sides: nothing secret-looking is built
+    // into the binary, and the service logs in as it would to a real cell.
+    const vcd = await startFakeVcd({ password: crypto.randomUUID() });
     const cell = await CellClient.connect(options.amqpUrl);
     await cell.declareNotificationExchange(notifications); // vCD creates it, not vcdext
     const service = await serve(
@@ -932,7 +939,8 @@ program
         notificationsExchange: notifications,
         notificationsQueue: `${queue}.notifications`,
         vcdUrl: vcd.url,
-        vcdToken: vcd.issueToken(),
+        vcdUser: FAKE_USER,
+        vcdPassword: vcd.password,
         vcdApiVersion: "36.0",
       },
       log,

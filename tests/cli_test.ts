@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { BrokerAdmin } from "../lib/amqp.ts";
 import { SAMPLE } from "../lib/cell.ts";
-import { FAKE_PASSWORD, FAKE_USER, startFakeVcd } from "../lib/fake_vcd.ts";
+import { FAKE_USER, startFakeVcd } from "../lib/fake_vcd.ts";
 import { AMQP_URL, eventually, uniqueName } from "./broker.ts";
 import { Proc } from "./proc.ts";
 
@@ -262,7 +262,7 @@ Deno.test("vcdext register creates, updates and unregisters the service in a fak
   const withPassword = async (args: string[]) => {
     const out = await new Deno.Command(DENO, {
       args: ["run", "-A", MAIN, "register", ...login, ...args],
-      env: { ...env, VCDEXT_VCD_PASSWORD: FAKE_PASSWORD },
+      env: { ...env, VCDEXT_VCD_PASSWORD: vcd.password },
       stdin: "null",
     }).output();
     const dec = new TextDecoder();
@@ -283,7 +283,7 @@ Deno.test("vcdext register creates, updates and unregisters the service in a fak
     const gone = await withPassword(["--unregister"]);
     assert.match(gone.stdout, /gcp-ticketing.*deleted/);
     assert.equal(vcd.services.size, 0);
-    assert.ok(!(first.stdout + first.stderr + gone.stderr).includes(FAKE_PASSWORD));
+    assert.ok(!(first.stdout + first.stderr + gone.stderr).includes(vcd.password));
     const routes = await run(["routes"]);
     assert.match(routes.stdout, /\/api\/org\/\[\^\/\]\+\/ticketing\/\[\^\/\]\+\/\?/);
     assert.match(routes.stdout, /vdcComposeVapp/);

@@ -8,9 +8,8 @@ import {
   VcdError,
 } from "../lib/vcd.ts";
 import { childrenNamed, el, parseXml, renderXml } from "../lib/xml.ts";
+import { FAKE_TLS } from "./fixtures/tls.ts";
 import {
-  FAKE_PASSWORD,
-  FAKE_TLS,
   FAKE_USER,
   type FakeVcd,
   type FakeVcdOptions,
@@ -20,6 +19,8 @@ import {
 } from "../lib/fake_vcd.ts";
 
 const TASK_PATH = "/api/admin/extension/blockingTask/bt-1";
+/** The password the tests' fakes accept (the fake makes one up per start when given none). */
+const FAKE_PASSWORD = "test-only-vcd-Passw0rd";
 
 /** Runs `fn` against a fresh fake with one blocking task, then closes both. */
 async function withFake(
@@ -27,7 +28,7 @@ async function withFake(
   clientOptions: Partial<VcdClientOptions>,
   fn: (fake: FakeVcd, vcd: VcdClient, sleeps: number[]) => Promise<void>,
 ): Promise<void> {
-  const fake = await startFakeVcd(fakeOptions);
+  const fake = await startFakeVcd({ password: FAKE_PASSWORD, ...fakeOptions });
   const sleeps: number[] = [];
   const vcd = new VcdClient({
     baseUrl: fake.url,
@@ -532,7 +533,7 @@ Deno.test("the fake vCD refuses Service children out of schema order", async () 
 Deno.test("VcdClient log lines never contain the password or a token", async () => {
   const lines: string[] = [];
   const log = createLogger("debug", { write: (line) => lines.push(line) });
-  const fake = await startFakeVcd({ failFirst401: true, fail5xxTimes: 1 });
+  const fake = await startFakeVcd({ failFirst401: true, fail5xxTimes: 1, password: FAKE_PASSWORD });
   const good = new VcdClient({
     baseUrl: fake.url,
     credentials: { user: FAKE_USER, password: FAKE_PASSWORD },
@@ -564,7 +565,7 @@ Deno.test("VcdClient log lines never contain the password or a token", async () 
 });
 
 Deno.test("VcdClient trusts a cell certificate signed by caCertPem", async () => {
-  const fake = await startFakeVcd({ tls: FAKE_TLS });
+  const fake = await startFakeVcd({ tls: FAKE_TLS, password: FAKE_PASSWORD });
   const trusting = new VcdClient({
     baseUrl: fake.url,
     credentials: { user: FAKE_USER, password: FAKE_PASSWORD },
