@@ -156,6 +156,11 @@ const vcdOption = {
   ca: () => new Option("--vcd-ca <file>", "PEM CA bundle that signed the cell's certificate"),
   insecure: () =>
     new Option("--vcd-insecure", "do not verify the cell's certificate (explicit; for labs only)"),
+  allowHttp: () =>
+    new Option(
+      "--vcd-allow-http",
+      "accept an http:// --vcd-url, which sends the password and tokens in clear (labs only)",
+    ),
   apiVersion: () =>
     new Option("--vcd-api-version <v>", "vCloud API version to ask for").default("36.0"),
 };
@@ -202,6 +207,7 @@ interface ServeOptions {
   vcdPassword?: string | undefined;
   vcdCa?: string | undefined;
   vcdInsecure?: boolean | undefined;
+  vcdAllowHttp?: boolean | undefined;
   vcdApiVersion: string;
   amqpCa?: string | undefined;
   amqpCert?: string | undefined;
@@ -263,11 +269,24 @@ function queueArguments(
 async function vcdClientFrom(
   options: Pick<
     ServeOptions,
-    "vcdUrl" | "vcdUser" | "vcdToken" | "vcdPassword" | "vcdCa" | "vcdInsecure" | "vcdApiVersion"
+    | "vcdUrl"
+    | "vcdUser"
+    | "vcdToken"
+    | "vcdPassword"
+    | "vcdCa"
+    | "vcdInsecure"
+    | "vcdAllowHttp"
+    | "vcdApiVersion"
   >,
   log: Logger,
 ): Promise<VcdClient | undefined> {
   if (!options.vcdUrl) return undefined;
+  if (/^http:/i.test(options.vcdUrl) && !options.vcdAllowHttp) {
+    throw new UsageError(
+      "--vcd-url is http://, which would send the vCD password and session tokens in clear; " +
+        "use https://, or pass --vcd-allow-http to accept that (labs only)",
+    );
+  }
   const password = options.vcdPassword ?? Deno.env.get("VCDEXT_VCD_PASSWORD");
   if (!options.vcdToken && (!options.vcdUser || !password)) {
     throw new UsageError(
@@ -281,6 +300,7 @@ async function vcdClientFrom(
     ...(options.vcdUser && password ? { credentials: { user: options.vcdUser, password } } : {}),
     ...(options.vcdCa ? { caCertPem: await Deno.readTextFile(options.vcdCa) } : {}),
     ...(options.vcdInsecure ? { insecure: true } : {}),
+    ...(options.vcdAllowHttp ? { allowHttp: true } : {}),
     log: log.child({ component: "vcd" }),
   });
 }
@@ -531,6 +551,7 @@ program
   .addOption(vcdOption.token())
   .addOption(vcdOption.ca())
   .addOption(vcdOption.insecure())
+  .addOption(vcdOption.allowHttp())
   .addOption(vcdOption.apiVersion())
   .optionsGroup("Extensions:")
   .addOption(
@@ -719,6 +740,7 @@ program
   .addOption(vcdOption.token())
   .addOption(vcdOption.ca())
   .addOption(vcdOption.insecure())
+  .addOption(vcdOption.allowHttp())
   .addOption(vcdOption.apiVersion())
   .action(async (options) => {
     const selected = selectExtensions(options.extension).filter((e) => e.routes.length > 0);
@@ -941,6 +963,8 @@ program
         vcdUrl: vcd.url,
         vcdUser: FAKE_USER,
         vcdPassword: vcd.password,
+        // The fake listens on loopback over plain HTTP.
+        vcdAllowHttp: true,
         vcdApiVersion: "36.0",
       },
       log,

@@ -33,6 +33,12 @@ export interface VcdClientOptions {
    * construction and name that Deno flag when a certificate is refused. Default `false`.
    */
   readonly insecure?: boolean;
+  /**
+   * Permits an `http://` base URL. Off by default: over plain HTTP the Basic-auth password and
+   * every session token travel in clear, so it must be asked for (`--vcd-allow-http`), never
+   * implied, not even for loopback. When on, the client warns once at construction.
+   */
+  readonly allowHttp?: boolean;
   /** Timeout of each attempt in milliseconds, body included. Default `10_000`. */
   readonly timeoutMs?: number;
   /** Retries after a 5xx or a network error (timeouts included). Default `3`. */
@@ -242,6 +248,13 @@ export class VcdClient {
         "Cannot create the vCD client: put credentials in options, not in baseUrl",
       );
     }
+    if (base.protocol === "http:" && options.allowHttp !== true) {
+      throw new TypeError(
+        "Cannot create the vCD client: an http:// URL would send the password and session " +
+          "tokens in clear; use https://, or allow plain HTTP explicitly (allowHttp, " +
+          "--vcd-allow-http)",
+      );
+    }
     if (options.credentials === undefined && options.token === undefined) {
       throw new TypeError("Cannot create the vCD client: give credentials or a token");
     }
@@ -264,6 +277,12 @@ export class VcdClient {
     this.#client = options.caCertPem === undefined
       ? undefined
       : Deno.createHttpClient({ caCerts: [options.caCertPem] });
+    if (base.protocol === "http:") {
+      this.#log.warn(
+        { host: base.hostname },
+        "vcd over plain http: the password and session tokens are sent unencrypted",
+      );
+    }
     if (this.#insecure) {
       this.#log.warn(
         { host: base.hostname },

@@ -25,6 +25,7 @@ Deno.test("notifications and blocking tasks are handled through the broker and v
   const client = new VcdClient({
     baseUrl: vcd.url,
     credentials: { user: FAKE_USER, password: vcd.password },
+    allowHttp: true,
     log,
     sleep: () => Promise.resolve(),
   });

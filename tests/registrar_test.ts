@@ -27,6 +27,7 @@ async function withFake(
   const client = new VcdClient({
     baseUrl: fake.url,
     credentials: { user: FAKE_USER, password: fake.password },
+    allowHttp: true,
     retries: 1,
     sleep: () => Promise.resolve(),
   }) satisfies RestClient;

@@ -1,11 +1,56 @@
 /**
- * Where the admin session may go: the blocking-task gateway follows a task's action link only
- * to that task's own action endpoint on the cell.
+ * Where the admin session may go: the vCD client refuses plain HTTP unless told otherwise, and
+ * the blocking-task gateway follows a task's action link only to that task's own action
+ * endpoint on the cell.
  */
 
 import assert from "node:assert/strict";
 import { createLogger } from "../lib/log.ts";
 import { blockingTaskGateway, VcdClient } from "../lib/vcd.ts";
+import { FAKE_USER, startFakeVcd } from "../lib/fake_vcd.ts";
+
+Deno.test("new VcdClient() refuses an http:// base URL unless allowHttp is set", () => {
+  for (const baseUrl of ["http://vcd.example.com", "http://127.0.0.1:8080", "HTTP://[::1]/"]) {
+    assert.throws(
+      () => new VcdClient({ baseUrl, credentials: { user: FAKE_USER, password: "pw" } }),
+      (e: unknown) =>
+        e instanceof TypeError &&
+        e.message ===
+          "Cannot create the vCD client: an http:// URL would send the password and session " +
+            "tokens in clear; use https://, or allow plain HTTP explicitly (allowHttp, " +
+            "--vcd-allow-http)",
+      baseUrl,
+    );
+  }
+  assert.throws(
+    () => new VcdClient({ baseUrl: "http://vcd.example.com", token: "t", allowHttp: false }),
+    TypeError,
+  );
+  new VcdClient({ baseUrl: "https://vcd.example.com", token: "t" }).close();
+});
+
+Deno.test("VcdClient with allowHttp talks plain HTTP, and says so once in the log", async () => {
+  const fake = await startFakeVcd();
+  const lines: string[] = [];
+  const log = createLogger("info", { write: (line) => lines.push(line) });
+  const vcd = new VcdClient({
+    baseUrl: fake.url,
+    credentials: { user: FAKE_USER, password: fake.password },
+    allowHttp: true,
+    log,
+  });
+  try {
+    await vcd.login();
+    assert.equal(fake.calls[0]?.status, 200);
+    const warnings = lines.filter((l) => l.includes("vcd over plain http"));
+    assert.equal(warnings.length, 1, lines.join("\n"));
+    assert.match(warnings[0]!, /"level":"warn".*"host":"127\.0\.0\.1"/);
+    assert.ok(!lines.join("\n").includes(fake.password));
+  } finally {
+    vcd.close();
+    await fake.close();
+  }
+});
 
 /**
  * A cell that serves one blocking task whose `resume` link is `link` (a path on its own
@@ -39,7 +84,7 @@ async function decideThrough(link: string) {
   const cell = cellWithLink(link);
   const lines: string[] = [];
   const log = createLogger("info", { write: (line) => lines.push(line) });
-  const client = new VcdClient({ baseUrl: cell.url, token: "admin-session" });
+  const client = new VcdClient({ baseUrl: cell.url, token: "admin-session", allowHttp: true });
   try {
     const gateway = blockingTaskGateway(client, cell.url, log);
     const task = await gateway.fetch("bt-1");

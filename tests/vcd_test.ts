@@ -32,6 +32,7 @@ async function withFake(
   const sleeps: number[] = [];
   const vcd = new VcdClient({
     baseUrl: fake.url,
+    allowHttp: true,
     credentials: { user: FAKE_USER, password: FAKE_PASSWORD },
     sleep: (ms) => {
       sleeps.push(ms);
@@ -164,6 +165,7 @@ Deno.test("VcdClient gives up with VcdError 401 when the fresh token is refused 
   );
   const vcd = new VcdClient({
     baseUrl: server.url,
+    allowHttp: true,
     credentials: { user: FAKE_USER, password: FAKE_PASSWORD },
   });
   try {
@@ -199,7 +201,7 @@ Deno.test("VcdClient throws VcdError 401 on a wrong password and keeps the passw
 Deno.test("VcdClient sends a bearer token as Authorization: Bearer and never logs in", async () => {
   const fake = await startFakeVcd();
   const token = fake.issueToken();
-  const vcd = new VcdClient({ baseUrl: `${fake.url}/api/`, token });
+  const vcd = new VcdClient({ baseUrl: `${fake.url}/api/`, token, allowHttp: true });
   try {
     fake.addBlockingTask("bt-1", { operation: "vdcComposeVapp" });
     const res = await vcd.request("GET", TASK_PATH);
@@ -215,7 +217,7 @@ Deno.test("VcdClient sends a bearer token as Authorization: Bearer and never log
 
 Deno.test("VcdClient with only a bearer token fails with 401 instead of logging in", async () => {
   const fake = await startFakeVcd();
-  const vcd = new VcdClient({ baseUrl: fake.url, token: "not-a-valid-token" });
+  const vcd = new VcdClient({ baseUrl: fake.url, token: "not-a-valid-token", allowHttp: true });
   try {
     const error = await rejectsWith(vcd.request("GET", TASK_PATH));
     assert.equal(error.status, 401);
@@ -273,6 +275,7 @@ Deno.test("VcdClient retries a 5xx on login too", async () => {
   });
   const vcd = new VcdClient({
     baseUrl: server.url,
+    allowHttp: true,
     credentials: { user: FAKE_USER, password: FAKE_PASSWORD },
     sleep: () => Promise.resolve(),
   });
@@ -292,6 +295,7 @@ Deno.test("VcdClient throws VcdError without a status when vCD does not answer w
   });
   const vcd = new VcdClient({
     baseUrl: server.url,
+    allowHttp: true,
     token: "tok-timeout-test",
     timeoutMs: 50,
     retries: 1,
@@ -314,6 +318,7 @@ Deno.test("VcdClient throws VcdError without a status when nothing listens", asy
   const sleeps: number[] = [];
   const vcd = new VcdClient({
     baseUrl: server.url,
+    allowHttp: true,
     token: "tok-refused-test",
     retries: 2,
     sleep: (ms) => {
@@ -365,7 +370,7 @@ Deno.test("VcdClient does not follow a redirect", async () => {
       ? new Response(null, { status: 302, headers: { location: "/api/elsewhere" } })
       : new Response("followed")
   );
-  const vcd = new VcdClient({ baseUrl: server.url, token: "tok-redirect-test" });
+  const vcd = new VcdClient({ baseUrl: server.url, token: "tok-redirect-test", allowHttp: true });
   try {
     const error = await rejectsWith(vcd.request("GET", "/api/org"));
     assert.equal(error.status, 302);
@@ -536,12 +541,14 @@ Deno.test("VcdClient log lines never contain the password or a token", async () 
   const fake = await startFakeVcd({ failFirst401: true, fail5xxTimes: 1, password: FAKE_PASSWORD });
   const good = new VcdClient({
     baseUrl: fake.url,
+    allowHttp: true,
     credentials: { user: FAKE_USER, password: FAKE_PASSWORD },
     log,
     sleep: () => Promise.resolve(),
   });
   const bad = new VcdClient({
     baseUrl: fake.url,
+    allowHttp: true,
     credentials: { user: FAKE_USER, password: "An0ther-Wrong-Pass" },
     log,
   });
