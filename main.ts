@@ -43,7 +43,7 @@ import { renderServiceDocument } from "./lib/register.ts";
 import { describeResult, register } from "./lib/registrar.ts";
 import { startHttp } from "./lib/http.ts";
 import { type VcdextMetrics, vcdextMetrics } from "./lib/metrics.ts";
-import { startFakeVcd } from "./lib/fake_vcd.ts";
+import { FAKE_USER, startFakeVcd } from "./lib/fake_vcd.ts";
 import { jsonNotificationExample } from "./lib/notification.ts";
 import { endpoint } from "./lib/service.ts";
 import { blockingTaskGateway, VcdClient } from "./lib/vcd.ts";
@@ -156,6 +156,11 @@ const vcdOption = {
   ca: () => new Option("--vcd-ca <file>", "PEM CA bundle that signed the cell's certificate"),
   insecure: () =>
     new Option("--vcd-insecure", "do not verify the cell's certificate (explicit; for labs only)"),
+  allowHttp: () =>
+    new Option(
+      "--vcd-allow-http",
+      "accept an http:// --vcd-url, which sends the password and tokens in clear (labs only)",
+    ),
   apiVersion: () =>
     new Option("--vcd-api-version <v>", "vCloud API version to ask for").default("36.0"),
 };
@@ -195,8 +200,14 @@ interface ServeOptions {
   vcdUrl?: string | undefined;
   vcdUser?: string | undefined;
   vcdToken?: string | undefined;
+  /**
+   * Not a flag (passwords never come from the command line): the demo hands its fake vCD's
+   * random password over here; `serve` reads `VCDEXT_VCD_PASSWORD`.
+   */
+  vcdPassword?: string | undefined;
   vcdCa?: string | undefined;
   vcdInsecure?: boolean | undefined;
+  vcdAllowHttp?: boolean | undefined;
   vcdApiVersion: string;
   amqpCa?: string | undefined;
   amqpCert?: string | undefined;
@@ -258,12 +269,25 @@ function queueArguments(
 async function vcdClientFrom(
   options: Pick<
     ServeOptions,
-    "vcdUrl" | "vcdUser" | "vcdToken" | "vcdCa" | "vcdInsecure" | "vcdApiVersion"
+    | "vcdUrl"
+    | "vcdUser"
+    | "vcdToken"
+    | "vcdPassword"
+    | "vcdCa"
+    | "vcdInsecure"
+    | "vcdAllowHttp"
+    | "vcdApiVersion"
   >,
   log: Logger,
 ): Promise<VcdClient | undefined> {
   if (!options.vcdUrl) return undefined;
-  const password = Deno.env.get("VCDEXT_VCD_PASSWORD");
+  if (/^http:/i.test(options.vcdUrl) && !options.vcdAllowHttp) {
+    throw new UsageError(
+      "--vcd-url is http://, which would send the vCD password and session tokens in clear; " +
+        "use https://, or pass --vcd-allow-http to accept that (labs only)",
+    );
+  }
+  const password = options.vcdPassword ?? Deno.env.get("VCDEXT_VCD_PASSWORD");
   if (!options.vcdToken && (!options.vcdUser || !password)) {
     throw new UsageError(
       "--vcd-url needs --vcd-user with VCDEXT_VCD_PASSWORD in the environment, or VCDEXT_VCD_TOKEN",
@@ -276,6 +300,7 @@ async function vcdClientFrom(
     ...(options.vcdUser && password ? { credentials: { user: options.vcdUser, password } } : {}),
     ...(options.vcdCa ? { caCertPem: await Deno.readTextFile(options.vcdCa) } : {}),
     ...(options.vcdInsecure ? { insecure: true } : {}),
+    ...(options.vcdAllowHttp ? { allowHttp: true } : {}),
     log: log.child({ component: "vcd" }),
   });
 }
@@ -322,7 +347,9 @@ function consumersFor(
   });
   const events = eventProcessor(selected, {
     log: log.child({ component: "events" }),
-    gateway: vcd && options.vcdUrl ? blockingTaskGateway(vcd, options.vcdUrl) : undefined,
+    gateway: vcd && options.vcdUrl
+      ? blockingTaskGateway(vcd, options.vcdUrl, log.child({ component: "vcd" }))
+      : undefined,
     sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
     onEvent: (type, outcome) => metrics.notifications.inc({ type: type || "unknown", outcome }),
     onDecision: (action) => metrics.blockingTaskDecisions.inc({ action }),
@@ -524,6 +551,7 @@ program
   .addOption(vcdOption.token())
   .addOption(vcdOption.ca())
   .addOption(vcdOption.insecure())
+  .addOption(vcdOption.allowHttp())
   .addOption(vcdOption.apiVersion())
   .optionsGroup("Extensions:")
   .addOption(
@@ -712,6 +740,7 @@ program
   .addOption(vcdOption.token())
   .addOption(vcdOption.ca())
   .addOption(vcdOption.insecure())
+  .addOption(vcdOption.allowHttp())
   .addOption(vcdOption.apiVersion())
   .action(async (options) => {
     const selected = selectExtensions(options.extension).filter((e) => e.routes.length > 0);
@@ -911,7 +940,9 @@ program
       },
     };
     const log = createLogger("info", demoSink);
-    const vcd = await startFakeVcd();
+    // A password made up per run and handed to both sides: nothing secret-looking is built
+    // into the binary, and the service logs in as it would to a real cell.
+    const vcd = await startFakeVcd({ password: crypto.randomUUID() });
     const cell = await CellClient.connect(options.amqpUrl);
     await cell.declareNotificationExchange(notifications); // vCD creates it, not vcdext
     const service = await serve(
@@ -931,7 +962,10 @@ program
         notificationsExchange: notifications,
         notificationsQueue: `${queue}.notifications`,
         vcdUrl: vcd.url,
-        vcdToken: vcd.issueToken(),
+        vcdUser: FAKE_USER,
+        vcdPassword: vcd.password,
+        // The fake listens on loopback over plain HTTP.
+        vcdAllowHttp: true,
         vcdApiVersion: "36.0",
       },
       log,

@@ -5,6 +5,15 @@
  * A caller may only touch the tickets of its own organisation (`{org}` is the bare UUID of the
  * org in the security context); others get 403. Storage sits behind {@linkcode TicketStore};
  * the default keeps tickets in memory, per process.
+ *
+ * Bounds, so that no one request and no one tenant can make the example slow or large: the
+ * list is paginated the way vCD's query service pages `QueryResultRecords` (`page` from 1,
+ * `pageSize` 25 by default and 128 at most, `total`, `Link rel="firstPage|previousPage|
+ * nextPage|lastPage"`), and the in-memory store keeps at most 1,000 tickets and 512 KiB of
+ * message text per organisation, for at most 128 organisations; past that a POST (or a PUT that
+ * grows a message) is answered 409 `CONFLICT`. 409 rather than 507 (a WebDAV code vCD never
+ * sends) or 429 (retrying later does not help): the request conflicts with the state of the
+ * organisation's tickets, and deleting some resolves it.
  */
 
 import {
@@ -17,77 +26,16 @@ import {
 import { HttpError } from "../lib/errors.ts";
 import { quote } from "../lib/redact.ts";
 import { childText, el, type XmlNode } from "../lib/xml.ts";
+import {
+  MemoryTicketStore,
+  type Ticket,
+  type TicketInput,
+  TicketLimitError,
+  type TicketStatus,
+  type TicketStore,
+} from "./ticket_store.ts";
 
-/** A ticket's state. */
-export type TicketStatus = "open" | "closed";
-
-/** A stored ticket. */
-export interface Ticket {
-  readonly id: string;
-  /** Bare UUID of the owning organisation. */
-  readonly org: string;
-  readonly message: string;
-  readonly status: TicketStatus;
-  /** ISO-8601 creation time. */
-  readonly created: string;
-}
-
-/** Where tickets live. Implementations may be asynchronous. */
-export interface TicketStore {
-  list(org: string): Promise<Ticket[]>;
-  get(org: string, id: string): Promise<Ticket | undefined>;
-  create(org: string, fields: { message: string; status: TicketStatus }): Promise<Ticket>;
-  update(org: string, id: string, fields: TicketInput): Promise<Ticket | undefined>;
-  delete(org: string, id: string): Promise<boolean>;
-}
-
-/** Fields a client sends. */
-export interface TicketInput {
-  readonly message?: string | undefined;
-  readonly status?: TicketStatus | undefined;
-}
-
-/** An in-memory {@linkcode TicketStore}; ids are sequential numbers per process. */
-export class MemoryTicketStore implements TicketStore {
-  readonly #tickets = new Map<string, Ticket>();
-  #next = 1;
-  readonly #now: () => Date;
-
-  constructor(now: () => Date = () => new Date()) {
-    this.#now = now;
-  }
-
-  list(org: string): Promise<Ticket[]> {
-    return Promise.resolve([...this.#tickets.values()].filter((t) => t.org === org));
-  }
-
-  get(org: string, id: string): Promise<Ticket | undefined> {
-    const t = this.#tickets.get(id);
-    return Promise.resolve(t?.org === org ? t : undefined);
-  }
-
-  create(org: string, fields: { message: string; status: TicketStatus }): Promise<Ticket> {
-    const ticket = { id: String(this.#next++), org, ...fields, created: this.#now().toISOString() };
-    this.#tickets.set(ticket.id, ticket);
-    return Promise.resolve(ticket);
-  }
-
-  async update(org: string, id: string, fields: TicketInput): Promise<Ticket | undefined> {
-    const t = await this.get(org, id);
-    if (!t) return undefined;
-    const updated = {
-      ...t,
-      message: fields.message ?? t.message,
-      status: fields.status ?? t.status,
-    };
-    this.#tickets.set(id, updated);
-    return updated;
-  }
-
-  async delete(org: string, id: string): Promise<boolean> {
-    return (await this.get(org, id)) !== undefined && this.#tickets.delete(id);
-  }
-}
+export * from "./ticket_store.ts";
 
 const NS = "urn:example:ticketing";
 const STATUSES: readonly TicketStatus[] = ["open", "closed"];
@@ -96,8 +44,19 @@ interface Located {
   readonly ticket: Ticket;
   readonly href: string;
 }
+/** A page link of the list, as vCD's `QueryResultRecords` carry them. */
+interface PageLink {
+  readonly rel: "firstPage" | "previousPage" | "nextPage" | "lastPage";
+  readonly href: string;
+}
 interface Listing {
   readonly tickets: readonly Located[];
+  readonly page: number;
+  readonly pageSize: number;
+  readonly total: number;
+  /** This page's own URL. */
+  readonly href: string;
+  readonly links: readonly PageLink[];
 }
 
 const ticketJson = ({ ticket: t, href }: Located) => ({
@@ -123,12 +82,58 @@ const ticketType = representation<Located>({
   xml: (v) => ticketXml(v, NS),
 });
 
+const LIST_BASE = "application/vnd.example.tickets";
+
+/** The list in vCD's shapes: XML like `QueryResultRecords`, JSON like its JSON form (`link`). */
 const listType = representation<Listing>({
-  base: "application/vnd.example.tickets",
-  json: (l) => ({ tickets: l.tickets.map(ticketJson), total: l.tickets.length }),
+  base: LIST_BASE,
+  json: (l) => ({
+    page: l.page,
+    pageSize: l.pageSize,
+    total: l.total,
+    href: l.href,
+    link: l.links.map((k) => ({ rel: k.rel, href: k.href, type: `${LIST_BASE}+json` })),
+    tickets: l.tickets.map(ticketJson),
+  }),
   xml: (l) =>
-    el("Tickets", { xmlns: NS, total: l.tickets.length }, ...l.tickets.map((t) => ticketXml(t))),
+    el(
+      "Tickets",
+      { xmlns: NS, total: l.total, pageSize: l.pageSize, page: l.page, href: l.href },
+      ...l.links.map((k) => el("Link", { rel: k.rel, href: k.href, type: `${LIST_BASE}+xml` })),
+      ...l.tickets.map((t) => ticketXml(t)),
+    ),
 });
+
+/** The list's page size when the client names none, and the most it may ask for. */
+export const PAGE_SIZE = { default: 25, max: 128 } as const;
+
+/**
+ * A positive decimal integer query parameter, `fallback` when absent. Anything else (empty,
+ * signs, exponents, over `max`) is a 400 whose message quotes no client input.
+ */
+function positiveParam(
+  ctx: HandlerContext<string, unknown>,
+  name: string,
+  fallback: number,
+  max: number,
+): number {
+  const raw = ctx.query.get(name);
+  if (raw === null) return fallback;
+  const n = /^[0-9]{1,9}$/.test(raw) ? Number(raw) : 0;
+  if (n < 1 || n > max) {
+    throw new HttpError(400, `${name} must be an integer from 1 to ${max}`);
+  }
+  return n;
+}
+
+/** The links of page `page` of `last` (both from 1); `url(n)` is page n's URL. */
+function pageLinks(page: number, last: number, url: (n: number) => string): PageLink[] {
+  const links: PageLink[] = [{ rel: "firstPage", href: url(1) }];
+  if (page > 1) links.push({ rel: "previousPage", href: url(Math.min(page - 1, last)) });
+  if (page < last) links.push({ rel: "nextPage", href: url(page + 1) });
+  links.push({ rel: "lastPage", href: url(last) });
+  return links;
+}
 
 function checkStatus(value: unknown): TicketStatus | undefined {
   if (value === undefined) return undefined;
@@ -179,10 +184,18 @@ function ownOrg(ctx: HandlerContext<"org", unknown>): string {
   return org;
 }
 
-function hrefOf(ctx: HandlerContext<string, unknown>, org: string, id: string): string {
-  const path = `/api/org/${org}/ticketing/${encodeURIComponent(id)}`;
+/**
+ * The URL of an org's ticket collection, absolute when the `Host` header is a plain host name
+ * (at most 261 characters: a 253-character DNS name and a port), else relative. Looked up once
+ * per request: headers are found by scanning the envelope, so a per-ticket lookup cost
+ * tickets × headers.
+ */
+function collectionOf(ctx: HandlerContext<string, unknown>, org: string): string {
+  const path = `/api/org/${org}/ticketing`;
   const host = ctx.request.headers.get("host");
-  return host && /^[A-Za-z0-9.:[\]-]+$/.test(host) ? `https://${host}${path}` : path;
+  return host && host.length <= 261 && /^[A-Za-z0-9.:[\]-]+$/.test(host)
+    ? `https://${host}${path}`
+    : path;
 }
 
 /**
@@ -191,10 +204,21 @@ function hrefOf(ctx: HandlerContext<string, unknown>, org: string, id: string): 
 export function ticketing(store: TicketStore = new MemoryTicketStore()): Extension {
   const notFound = (id: string) =>
     new HttpError(404, `No ticket ${quote(id)} in this organisation`);
-  const located = (ctx: HandlerContext<string, unknown>, ticket: Ticket): Located => ({
+  const located = (collection: string, ticket: Ticket): Located => ({
     ticket,
-    href: hrefOf(ctx, ticket.org, ticket.id),
+    href: `${collection}/${encodeURIComponent(ticket.id)}`,
   });
+  const one = (ctx: HandlerContext<string, unknown>, ticket: Ticket): Located =>
+    located(collectionOf(ctx, ticket.org), ticket);
+  /** Runs a store call; its refusal to grow (thrown or rejected) becomes a 409. */
+  const bounded = async <T>(op: () => Promise<T>): Promise<T> => {
+    try {
+      return await op();
+    } catch (e) {
+      if (e instanceof TicketLimitError) throw new HttpError(409, e.message);
+      throw e;
+    }
+  };
   return defineExtension({
     name: "gcp-ticketing",
     namespace: "com.example.ticketing",
@@ -209,9 +233,27 @@ export function ticketing(store: TicketStore = new MemoryTicketStore()): Extensi
         async handle(ctx) {
           const org = ownOrg(ctx);
           const status = checkStatus(ctx.query.get("status") ?? undefined);
-          const all = await store.list(org);
-          const tickets = all.filter((t) => !status || t.status === status);
-          return { body: { tickets: tickets.map((t) => located(ctx, t)) } };
+          const page = positiveParam(ctx, "page", 1, 999_999_999);
+          const pageSize = positiveParam(ctx, "pageSize", PAGE_SIZE.default, PAGE_SIZE.max);
+          const found = await store.list(org, {
+            status,
+            offset: (page - 1) * pageSize,
+            limit: pageSize,
+          });
+          const collection = collectionOf(ctx, org);
+          const filter = status === undefined ? "" : `&status=${status}`;
+          const url = (n: number) => `${collection}?page=${n}&pageSize=${pageSize}${filter}`;
+          const last = Math.max(1, Math.ceil(found.total / pageSize));
+          return {
+            body: {
+              tickets: found.tickets.map((t) => located(collection, t)),
+              page,
+              pageSize,
+              total: found.total,
+              href: url(page),
+              links: pageLinks(page, last, url),
+            },
+          };
         },
       }),
       route({
@@ -222,11 +264,10 @@ export function ticketing(store: TicketStore = new MemoryTicketStore()): Extensi
         async handle(ctx) {
           const org = ownOrg(ctx);
           if (ctx.body.message === undefined) throw new HttpError(400, "message is required");
-          const ticket = await store.create(org, {
-            message: ctx.body.message,
-            status: ctx.body.status ?? "open",
-          });
-          const body = located(ctx, ticket);
+          const message = ctx.body.message;
+          const status = ctx.body.status ?? "open";
+          const ticket = await bounded(() => store.create(org, { message, status }));
+          const body = one(ctx, ticket);
           return { status: 201, body, headers: { Location: body.href } };
         },
       }),
@@ -237,7 +278,7 @@ export function ticketing(store: TicketStore = new MemoryTicketStore()): Extensi
         async handle(ctx) {
           const ticket = await store.get(ownOrg(ctx), ctx.params.id);
           if (!ticket) throw notFound(ctx.params.id);
-          return { body: located(ctx, ticket) };
+          return { body: one(ctx, ticket) };
         },
       }),
       route({
@@ -246,9 +287,10 @@ export function ticketing(store: TicketStore = new MemoryTicketStore()): Extensi
         produces: ticketType,
         consumes: ticketInput,
         async handle(ctx) {
-          const ticket = await store.update(ownOrg(ctx), ctx.params.id, ctx.body);
+          const org = ownOrg(ctx);
+          const ticket = await bounded(() => store.update(org, ctx.params.id, ctx.body));
           if (!ticket) throw notFound(ctx.params.id);
-          return { body: located(ctx, ticket) };
+          return { body: one(ctx, ticket) };
         },
       }),
       route({

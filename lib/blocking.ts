@@ -308,6 +308,11 @@ export interface ActionRequest {
   readonly body: string;
   /** 204 for resume, abort and fail; 200 for updateProgress. */
   readonly expect: number;
+  /**
+   * The href of the task's `Link` for this action when it had one and it was not followed
+   * (see {@linkcode actionRequest}); the caller logs it. Absent otherwise.
+   */
+  readonly ignoredLink?: string;
 }
 
 /**
@@ -350,29 +355,50 @@ function checkBase(baseUrl: string): URL {
   return url;
 }
 
-/** The task's link for `action` when it resolves to the base URL's origin, else `undefined`. */
-function followLink(
+/** The task's link for `action`, if it has one, and whether it may be followed. */
+interface LinkChoice {
+  /** The resolved URL to post to, when the link passed every check. */
+  readonly url?: string;
+  /** The link's href, when there was one and it was not followed. */
+  readonly ignored?: string;
+}
+
+/**
+ * The task's link for `action`, followed only when it resolves to the base URL's origin,
+ * carries no credentials, query or fragment, and its path ends in
+ * `/api/admin/extension/blockingTask/<id>/action/<action>` for this task's own id: the admin
+ * session goes to exactly the endpoint vCD documents, never to another path on the cell (a
+ * document that a proxy, a plugin or a compromised cell rewrote could otherwise point the
+ * session at any admin API). Any path prefix is allowed, for cells behind a proxy that adds one.
+ */
+function chooseLink(
   links: readonly BlockingTaskLink[],
   action: BlockingAction,
+  id: string,
   base: URL,
-): string | undefined {
+): LinkChoice {
   const link = links.find((l) => l.rel.toLowerCase() === action.toLowerCase());
-  if (link === undefined) return undefined;
+  if (link === undefined) return {};
+  let url: URL;
   try {
-    const url = new URL(link.href, base);
-    return url.origin === base.origin && url.username === "" && url.password === ""
-      ? url.href
-      : undefined;
+    url = new URL(link.href, base);
   } catch {
-    return undefined;
+    return { ignored: link.href };
   }
+  const ok = url.origin === base.origin && url.username === "" && url.password === "" &&
+    url.search === "" && url.hash === "" &&
+    url.pathname.endsWith(`/api/admin/extension/blockingTask/${id}/action/${action}`);
+  return ok ? { url: url.href } : { ignored: link.href };
 }
 
 /**
  * Builds the request that carries out a decision on a blocking task. The URL is the task's
- * `Link` with that `rel` when present and on the same origin as `baseUrl` (so the admin
- * session is never sent to another host), else
- * `${baseUrl}/api/admin/extension/blockingTask/<id>/action/<action>`. The body is a
+ * `Link` with that `rel` when it is on the same origin as `baseUrl` and its path ends in
+ * `/api/admin/extension/blockingTask/<id>/action/<action>` for the task's own id (no query, no
+ * credentials), so the admin session reaches only that endpoint; else
+ * `${baseUrl}/api/admin/extension/blockingTask/<id>/action/<action>`, with the link that was
+ * not followed in `ignoredLink`. Falling back rather than refusing: the decision still reaches
+ * vCD at the documented address, and a task left undecided would only time out. The body is a
  * `BlockingTaskOperationParams` (resume, abort, fail; expect 204) or a
  * `BlockingTaskUpdateProgressParams` with an optional `TimeoutValueInMilliseconds`
  * (updateProgress; expect 200), message escaped. Throws `TypeError` on an empty message, an
@@ -417,9 +443,15 @@ export function actionRequest(
   }
   const base = checkBase(baseUrl);
   const id = blockingTaskId(task.id);
-  const url =
-    followLink(Array.isArray(task.links) ? task.links : [], action as BlockingAction, base) ??
-      `${base.href.replace(/\/+$/, "")}/api/admin/extension/blockingTask/${id}/action/${action}`;
+  const link = chooseLink(
+    Array.isArray(task.links) ? task.links : [],
+    action as BlockingAction,
+    id,
+    base,
+  );
+  const url = link.url ??
+    `${base.href.replace(/\/+$/, "")}/api/admin/extension/blockingTask/${id}/action/${action}`;
+  const ignored = link.ignored === undefined ? {} : { ignoredLink: link.ignored };
   const version = options.apiVersion;
   if (version !== undefined && !/^[0-9]+(?:\.[0-9]+)*$/.test(version)) {
     throw new TypeError(
@@ -439,6 +471,7 @@ export function actionRequest(
       url,
       contentType: OPERATION_PARAMS,
       ...accept,
+      ...ignored,
       body: renderXml(body),
       expect: 204,
     };
@@ -460,6 +493,7 @@ export function actionRequest(
     url,
     contentType: UPDATE_PROGRESS_PARAMS,
     ...accept,
+    ...ignored,
     body: renderXml(body),
     expect: 200,
   };

@@ -31,8 +31,6 @@ export const VMEXT_NS = "http://www.vmware.com/vcloud/extension/v1.5";
 
 /** The user the fake accepts by default. */
 export const FAKE_USER = "administrator@System";
-/** The password the fake accepts by default. */
-export const FAKE_PASSWORD = "fake-vcd-Passw0rd!";
 
 /** Media types the fake serves and requires. */
 export const MEDIA = {
@@ -46,44 +44,6 @@ export const MEDIA = {
   records: "application/vnd.vmware.vcloud.query.records+xml",
 } as const;
 
-/**
- * A test-only CA and a server certificate for 127.0.0.1/localhost signed by it, valid until
- * 2126. Never use these keys for anything but tests.
- */
-export const FAKE_TLS = {
-  caCert: `-----BEGIN CERTIFICATE-----
-MIIBmTCCAT+gAwIBAgIUZadHW2FoAjIq/Re/5Xwe3jt1l/UwCgYIKoZIzj0EAwIw
-GTEXMBUGA1UEAwwOdmNkZXh0IHRlc3QgQ0EwIBcNMjYxMTIyMTUxNjI5WhgPMjEy
-NjEwMjkxNTE2MjlaMBkxFzAVBgNVBAMMDnZjZGV4dCB0ZXN0IENBMFkwEwYHKoZI
-zj0CAQYIKoZIzj0DAQcDQgAEjsntvOuShc8pCcV35vvkk2wTH0Ec/zjGe38YiSBf
-feNnZ+NIUsX9vLNFqY3cbXwC4I4iHKxR87wDhEndU84E4KNjMGEwHQYDVR0OBBYE
-FJAArF4zYNd6xSJQB9xPmcjvLj1lMB8GA1UdIwQYMBaAFJAArF4zYNd6xSJQB9xP
-mcjvLj1lMA8GA1UdEwEB/wQFMAMBAf8wDgYDVR0PAQH/BAQDAgEGMAoGCCqGSM49
-BAMCA0gAMEUCIQCwE3Yepv8TytJe84joePHoLe48IRqN8QXRjnboKfWYbQIgUoyJ
-IZVNDxA9fgHQQsnU5EgmRHrR82yn4lQYl+9JW8g=
------END CERTIFICATE-----
-`,
-  cert: `-----BEGIN CERTIFICATE-----
-MIIBxTCCAWqgAwIBAgIUE7n+eMZH7sww/l5ae9aCm6iUWlQwCgYIKoZIzj0EAwIw
-GTEXMBUGA1UEAwwOdmNkZXh0IHRlc3QgQ0EwIBcNMjYxMTIyMTUxNjI5WhgPMjEy
-NjEwMjkxNTE2MjlaMBQxEjAQBgNVBAMMCTEyNy4wLjAuMTBZMBMGByqGSM49AgEG
-CCqGSM49AwEHA0IABA4wxUkntwC1MCooZS5n6PqctcjOJWGE2+dSeDDrWL9KdSDq
-NJFSWYizNAWMOde1ewMWgVpl8rwjHzJTOA/iSN+jgZIwgY8wGgYDVR0RBBMwEYcE
-fwAAAYIJbG9jYWxob3N0MAwGA1UdEwEB/wQCMAAwDgYDVR0PAQH/BAQDAgeAMBMG
-A1UdJQQMMAoGCCsGAQUFBwMBMB0GA1UdDgQWBBSwad9S14PJ4I6UaiFn7eDzatKW
-gzAfBgNVHSMEGDAWgBSQAKxeM2DXesUiUAfcT5nI7y49ZTAKBggqhkjOPQQDAgNJ
-ADBGAiEAlygfGNb1b3nDA1vJhmzDJqDIasE8HAoEzbKkuc0DL9wCIQDYK1XaiVHW
-rAzRI9hVoHt86vD/KQ65AFf96D2H2qApEw==
------END CERTIFICATE-----
-`,
-  key: `-----BEGIN PRIVATE KEY-----
-MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgMZWhCV9R2F+9B6Il
-hCqefzrilnjSpHLuVH8te2WUIi6hRANCAAQOMMVJJ7cAtTAqKGUuZ+j6nLXIziVh
-hNvnUngw61i/SnUg6jSRUlmIszQFjDnXtXsDFoFaZfK8Ix8yUzgP4kjf
------END PRIVATE KEY-----
-`,
-} as const;
-
 /** Options of {@linkcode startFakeVcd}. */
 export interface FakeVcdOptions {
   /** Answer the first request with a valid token 401 once and revoke that token. */
@@ -92,11 +52,17 @@ export interface FakeVcdOptions {
   readonly fail5xxTimes?: number;
   /** The accepted user, `name@org`. Default {@linkcode FAKE_USER}. */
   readonly user?: string;
-  /** The accepted password. Default {@linkcode FAKE_PASSWORD}. */
+  /**
+   * The accepted password. Default: a random one per start (read it from
+   * {@linkcode FakeVcd.password}), so no fixed password is built into the product.
+   */
   readonly password?: string;
   /** Return the token only as `X-VMWARE-VCLOUD-ACCESS-TOKEN` (then it must come as Bearer). */
   readonly accessTokenOnly?: boolean;
-  /** Serve HTTPS with this certificate and key (e.g. {@linkcode FAKE_TLS}). */
+  /**
+   * Serve HTTPS with this certificate and key. The product has none: tests pass the test CA's
+   * (`tests/fixtures/tls.ts`), so no private key ships in `lib/`.
+   */
   readonly tls?: { readonly cert: string; readonly key: string };
 }
 
@@ -143,6 +109,8 @@ export interface FakeService {
 export interface FakeVcd {
   /** Base URL, e.g. `http://127.0.0.1:41234` (no trailing slash, no `/api`). */
   readonly url: string;
+  /** The password it accepts for {@linkcode FAKE_USER} (or the configured user). */
+  readonly password: string;
   /** Every request received, in order. */
   readonly calls: RecordedCall[];
   /** BlockingTask XML by id; the entry follows the task's status. */
@@ -280,13 +248,14 @@ function parseService(body: string): Omit<FakeService, "id" | "rights"> {
 
 /**
  * Starts a fake vCD on 127.0.0.1 with a random port. Point a `VcdClient` at `url` with
- * {@linkcode FAKE_USER} and {@linkcode FAKE_PASSWORD}, add blocking tasks with
+ * {@linkcode FAKE_USER} and `password` (and `allowHttp`: the fake speaks plain HTTP unless
+ * given `tls`), add blocking tasks with
  * `addBlockingTask`, inspect `calls`, `taskActions` and `services`, and `close()` it at the
  * end of the test.
  */
 export async function startFakeVcd(options: FakeVcdOptions = {}): Promise<FakeVcd> {
   const user = options.user ?? FAKE_USER;
-  const password = options.password ?? FAKE_PASSWORD;
+  const password = options.password ?? crypto.randomUUID();
   let fail5xx = options.fail5xxTimes ?? 0;
   let fail401 = options.failFirst401 ?? false;
   const valid = new Set<string>();
@@ -710,6 +679,7 @@ export async function startFakeVcd(options: FakeVcdOptions = {}): Promise<FakeVc
 
   return {
     url: base,
+    password,
     calls,
     tasks,
     taskActions,

@@ -33,6 +33,12 @@ export interface VcdClientOptions {
    * construction and name that Deno flag when a certificate is refused. Default `false`.
    */
   readonly insecure?: boolean;
+  /**
+   * Permits an `http://` base URL. Off by default: over plain HTTP the Basic-auth password and
+   * every session token travel in clear, so it must be asked for (`--vcd-allow-http`), never
+   * implied, not even for loopback. When on, the client warns once at construction.
+   */
+  readonly allowHttp?: boolean;
   /** Timeout of each attempt in milliseconds, body included. Default `10_000`. */
   readonly timeoutMs?: number;
   /** Retries after a 5xx or a network error (timeouts included). Default `3`. */
@@ -242,6 +248,13 @@ export class VcdClient {
         "Cannot create the vCD client: put credentials in options, not in baseUrl",
       );
     }
+    if (base.protocol === "http:" && options.allowHttp !== true) {
+      throw new TypeError(
+        "Cannot create the vCD client: an http:// URL would send the password and session " +
+          "tokens in clear; use https://, or allow plain HTTP explicitly (allowHttp, " +
+          "--vcd-allow-http)",
+      );
+    }
     if (options.credentials === undefined && options.token === undefined) {
       throw new TypeError("Cannot create the vCD client: give credentials or a token");
     }
@@ -264,6 +277,12 @@ export class VcdClient {
     this.#client = options.caCertPem === undefined
       ? undefined
       : Deno.createHttpClient({ caCerts: [options.caCertPem] });
+    if (base.protocol === "http:") {
+      this.#log.warn(
+        { host: base.hostname },
+        "vcd over plain http: the password and session tokens are sent unencrypted",
+      );
+    }
     if (this.#insecure) {
       this.#log.warn(
         { host: base.hostname },
@@ -497,11 +516,28 @@ export class VcdClient {
   }
 }
 
+/** Origin and path of a link, never its credentials or query; cut short. */
+function linkForLog(href: string, base: string): string {
+  try {
+    const url = new URL(href, base);
+    return shorten(`${url.origin}${url.pathname}`);
+  } catch {
+    return "(not a URL)";
+  }
+}
+
 /**
  * The blocking-task gateway over a {@linkcode VcdClient}: fetches `BlockingTask` documents and
- * posts decisions, following the task's own `Link`s on the cell.
+ * posts decisions, following the task's own action `Link`s only to
+ * `…/api/admin/extension/blockingTask/<id>/action/<action>` on the cell (see
+ * `actionRequest`); a link it does not follow is logged as a warning and the documented URL is
+ * used instead.
  */
-export function blockingTaskGateway(client: VcdClient, baseUrl: string): BlockingTaskGateway {
+export function blockingTaskGateway(
+  client: VcdClient,
+  baseUrl: string,
+  log: Logger = silentLogger,
+): BlockingTaskGateway {
   return {
     async fetch(id: string): Promise<BlockingTask> {
       const response = await client.request(
@@ -515,6 +551,12 @@ export function blockingTaskGateway(client: VcdClient, baseUrl: string): Blockin
     },
     async act(task: BlockingTask, decision: Decision): Promise<void> {
       const r = actionRequest(task, decision, baseUrl);
+      if (r.ignoredLink !== undefined) {
+        log.warn(
+          { task: task.id, action: decision.action, href: linkForLog(r.ignoredLink, baseUrl) },
+          "blocking task link not followed: not the task's own action on the vCD origin",
+        );
+      }
       await client.request(r.method, r.url, {
         body: r.body,
         contentType: r.contentType,

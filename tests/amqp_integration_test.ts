@@ -72,7 +72,10 @@ Deno.test("the ticketing flow works through the broker in JSON and XML", async (
     });
     assert.equal(list.status, 200);
     assert.equal(list.headers["Content-Type"], "application/vnd.example.tickets+xml;version=36.0");
-    assert.match(list.text, /<Tickets xmlns="urn:example:ticketing" total="2">/);
+    assert.match(
+      list.text,
+      /<Tickets xmlns="urn:example:ticketing" total="2" pageSize="25" page="1" /,
+    );
 
     const updated = await ask({
       method: "PUT",

@@ -279,12 +279,11 @@ for (const c of ACTIONS) {
   const label = `${c.decision.action}${"timeoutMs" in c.decision ? " with a timeout" : ""}`;
 
   Deno.test(`actionRequest() builds the exact ${label} request from the task's link`, () => {
-    const task = parseBlockingTask(
-      DOCUMENT.replaceAll(`${TASK_URL}/action/`, `${BASE}/api/linked/${ID}/`),
-    );
+    // A proxy prefix the base URL does not have: the link is followed, not rebuilt.
+    const task = parseBlockingTask(DOCUMENT.replaceAll(`${BASE}/api/`, `${BASE}/cloud/api/`));
     assert.deepEqual(actionRequest(task, c.decision, BASE), {
       method: "POST",
-      url: `${BASE}/api/linked/${ID}/${c.decision.action}`,
+      url: `${BASE}/cloud/api/admin/extension/blockingTask/${ID}/action/${c.decision.action}`,
       contentType: c.contentType,
       body: c.body,
       expect: c.expect,
@@ -299,39 +298,84 @@ for (const c of ACTIONS) {
   });
 }
 
+const PROXIED = `${BASE}/cloud/api/admin/extension/blockingTask/${ID}/action`;
+
 Deno.test("actionRequest() matches link rels ignoring case", () => {
-  const links = [{ rel: "UpdateProgress", href: `${BASE}/custom/progress` }];
+  const links = [{ rel: "UpdateProgress", href: `${PROXIED}/updateProgress` }];
   const req = actionRequest({ id: ID, links }, { action: "updateProgress", message: "m" }, BASE);
-  assert.equal(req.url, `${BASE}/custom/progress`);
+  assert.equal(req.url, `${PROXIED}/updateProgress`);
+  assert.equal("ignoredLink" in req, false);
 });
 
 Deno.test("actionRequest() does not follow a link for another action", () => {
-  const links = [{ rel: "abort", href: `${BASE}/custom/abort` }];
+  const links = [{ rel: "abort", href: `${PROXIED}/abort` }];
   const req = actionRequest({ id: ID, links }, { action: "resume", message: "m" }, BASE);
   assert.equal(req.url, `${TASK_URL}/action/resume`);
 });
 
 Deno.test("actionRequest() resolves a relative link against the base URL", () => {
-  const links = [{ rel: "resume", href: "/api/custom/resume" }];
+  const links = [{
+    rel: "resume",
+    href: `/cloud/api/admin/extension/blockingTask/${ID}/action/resume`,
+  }];
   const req = actionRequest({ id: ID, links }, { action: "resume", message: "m" }, BASE);
-  assert.equal(req.url, `${BASE}/api/custom/resume`);
+  assert.equal(req.url, `${PROXIED}/resume`);
 });
 
 Deno.test("actionRequest() never follows a link to another host", () => {
+  const path = `/api/admin/extension/blockingTask/${ID}/action/resume`;
   for (
     const href of [
       "https://evil.example.net/steal",
-      "http://vcd.example.com/api/x",
-      "https://vcd.example.com:8443/api/x",
-      "https://user:pw@vcd.example.com/api/x",
+      `https://evil.example.net${path}`,
+      `http://vcd.example.com${path}`,
+      `https://vcd.example.com:8443${path}`,
+      `https://user:pw@vcd.example.com${path}`,
       "javascript:alert(1)",
-      "//evil.example.net/x",
+      `//evil.example.net${path}`,
     ]
   ) {
     const links = [{ rel: "resume", href }];
     const req = actionRequest({ id: ID, links }, { action: "resume", message: "m" }, BASE);
     assert.equal(req.url, `${TASK_URL}/action/resume`, href);
+    assert.equal(req.ignoredLink, href);
   }
+});
+
+Deno.test("actionRequest() follows a link only to the task's own action endpoint on the cell", () => {
+  const OTHER_ID = "00000000-0000-4000-8000-000000000001";
+  for (
+    const href of [
+      // Other admin APIs on the same origin, which the admin session would otherwise reach.
+      `${BASE}/api/admin/extension/service`,
+      `${BASE}/api/admin/user/1234/action/unlock`,
+      `${BASE}/api/linked/${ID}/resume`,
+      `${BASE}/cloudapi/1.0.0/sessions/provider`,
+      // Another task's action, and the right one with the wrong action.
+      `${BASE}/api/admin/extension/blockingTask/${OTHER_ID}/action/resume`,
+      `${TASK_URL}/action/abort`,
+      `${TASK_URL}/action/resume/more`,
+      `${TASK_URL}x/action/resume`,
+      // Tricks that must not pass as the endpoint.
+      `${TASK_URL}/action/resume?next=/api/admin/user`,
+      `${TASK_URL}/action/resume#frag`,
+      `${BASE}/api/admin/user/1/../../extension/blockingTask/${OTHER_ID}/action/resume`,
+      `${BASE}/api/admin/extension/blockingTask/${ID}%2Faction%2Fresume`,
+    ]
+  ) {
+    const links = [{ rel: "resume", href }];
+    const req = actionRequest({ id: ID, links }, { action: "resume", message: "m" }, BASE);
+    assert.equal(req.url, `${TASK_URL}/action/resume`, href);
+    assert.equal(req.ignoredLink, href);
+  }
+  // Dot segments that resolve to the task's own endpoint are the endpoint.
+  const dotted = `${BASE}/api/x/../admin/extension/blockingTask/${ID}/action/resume`;
+  const req = actionRequest({ id: ID, links: [{ rel: "resume", href: dotted }] }, {
+    action: "resume",
+    message: "m",
+  }, BASE);
+  assert.equal(req.url, `${TASK_URL}/action/resume`);
+  assert.equal("ignoredLink" in req, false);
 });
 
 Deno.test("actionRequest() keeps the base URL's path and drops its trailing slash", () => {

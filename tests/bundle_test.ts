@@ -170,6 +170,17 @@ function report(label: string, f: Figures, extra = ""): void {
   );
 }
 
+Deno.test("lib/ holds no private key (test TLS material lives in tests/fixtures/tls.ts)", async () => {
+  const found: string[] = [];
+  for await (const entry of Deno.readDir(`${ROOT}lib`)) {
+    if (!entry.isFile) continue;
+    if ((await Deno.readTextFile(`${ROOT}lib/${entry.name}`)).includes("PRIVATE KEY")) {
+      found.push(entry.name);
+    }
+  }
+  assert.deepEqual(found, []);
+});
+
 Deno.test("the bundle runs alone from an empty directory with the compile permissions and answers a cell", async () => {
   const permissions = await compilePermissions();
   const built = await runDeno(["task", "bundle"], ROOT);
@@ -182,6 +193,9 @@ Deno.test("the bundle runs alone from an empty directory with the compile permis
   ].map((m) => m[1]!);
   const outside = [...new Set(imported.filter((s) => !s.startsWith("node:")))];
   assert.deepEqual(outside, [], "the bundle should import nothing but node: built-ins");
+  // Test secrets stay in tests/: no private key and no fixed demo password ship in the bundle.
+  assert.doesNotMatch(source, /PRIVATE KEY/);
+  assert.ok(!source.includes("fake-vcd-Passw0rd!"), "the demo's former fixed vCD password");
 
   const dir = await Deno.makeTempDir({ prefix: "vcdext-bundle-" });
   try {

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { BrokerAdmin } from "../lib/amqp.ts";
 import { SAMPLE } from "../lib/cell.ts";
-import { FAKE_PASSWORD, FAKE_USER, startFakeVcd } from "../lib/fake_vcd.ts";
+import { FAKE_USER, startFakeVcd } from "../lib/fake_vcd.ts";
 import { AMQP_URL, eventually, uniqueName } from "./broker.ts";
 import { Proc } from "./proc.ts";
 
@@ -97,7 +97,15 @@ Deno.test("vcdext --help lists every serve flag with its default", async () => {
   const r = await run(["serve", "--help"]);
   assert.equal(r.code, 0);
   for (
-    const flag of ["--amqp-url", "--exchange", "--queue", "--prefetch", "--log-level", "--drain-ms"]
+    const flag of [
+      "--amqp-url",
+      "--exchange",
+      "--queue",
+      "--prefetch",
+      "--log-level",
+      "--drain-ms",
+      "--vcd-allow-http",
+    ]
   ) {
     assert.match(r.stdout, new RegExp(flag));
   }
@@ -258,11 +266,12 @@ Deno.test("--help works with exactly the compiled binary's permissions, colour v
 
 Deno.test("vcdext register creates, updates and unregisters the service in a fake vCD", async () => {
   const vcd = await startFakeVcd();
-  const login = ["--vcd-url", vcd.url, "--vcd-user", FAKE_USER];
+  // The fake speaks plain HTTP on loopback: allowed only because the flag says so.
+  const login = ["--vcd-url", vcd.url, "--vcd-allow-http", "--vcd-user", FAKE_USER];
   const withPassword = async (args: string[]) => {
     const out = await new Deno.Command(DENO, {
       args: ["run", "-A", MAIN, "register", ...login, ...args],
-      env: { ...env, VCDEXT_VCD_PASSWORD: FAKE_PASSWORD },
+      env: { ...env, VCDEXT_VCD_PASSWORD: vcd.password },
       stdin: "null",
     }).output();
     const dec = new TextDecoder();
@@ -283,10 +292,34 @@ Deno.test("vcdext register creates, updates and unregisters the service in a fak
     const gone = await withPassword(["--unregister"]);
     assert.match(gone.stdout, /gcp-ticketing.*deleted/);
     assert.equal(vcd.services.size, 0);
-    assert.ok(!(first.stdout + first.stderr + gone.stderr).includes(FAKE_PASSWORD));
+    assert.ok(!(first.stdout + first.stderr + gone.stderr).includes(vcd.password));
+    assert.match(first.stderr, /vcd over plain http/, "allowed, but not silently");
     const routes = await run(["routes"]);
     assert.match(routes.stdout, /\/api\/org\/\[\^\/\]\+\/ticketing\/\[\^\/\]\+\/\?/);
     assert.match(routes.stdout, /vdcComposeVapp/);
+  } finally {
+    await vcd.close();
+  }
+});
+
+Deno.test("an http:// --vcd-url is refused without --vcd-allow-http, before any credential is sent", async () => {
+  const vcd = await startFakeVcd();
+  try {
+    for (const command of ["serve", "register"]) {
+      const out = await new Deno.Command(DENO, {
+        args: ["run", "-A", MAIN, command, "--vcd-url", vcd.url, "--vcd-user", FAKE_USER],
+        env: { ...env, VCDEXT_VCD_PASSWORD: vcd.password },
+        stdin: "null",
+      }).output();
+      const stderr = new TextDecoder().decode(out.stderr);
+      assert.equal(out.code, 2, `${command}: ${stderr}`);
+      assert.match(
+        stderr,
+        /--vcd-url is http:\/\/, which would send the vCD password and session tokens in clear; use https:\/\/, or pass --vcd-allow-http/,
+      );
+      assert.ok(!stderr.includes(vcd.password));
+    }
+    assert.deepEqual(vcd.calls, [], "nothing reached the cell");
   } finally {
     await vcd.close();
   }

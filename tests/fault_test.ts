@@ -42,6 +42,15 @@ interface LoadResult {
   mismatched: number;
 }
 
+/**
+ * The org of POST number `n`: the load spreads over 100 organisations, because the ticketing
+ * example keeps at most 1,000 tickets per organisation (and serves 128) and answers 409 beyond.
+ */
+function orgOf(n: number): { org: string; path: string } {
+  const id = `00000000-0000-4000-8000-${String(n % 100).padStart(12, "0")}`;
+  return { org: `urn:vcloud:org:${id}`, path: `/api/org/${id}/ticketing` };
+}
+
 /** Sends `total` POSTs with `inFlight` at a time; each reply must carry its own message back. */
 async function load(
   cell: CellClient,
@@ -56,9 +65,11 @@ async function load(
   const worker = async () => {
     while (next < total) {
       const n = next++;
+      const { org, path } = orgOf(n);
       const request: CellRequest = {
         method: "POST",
-        path: TICKETS,
+        path,
+        org,
         headers: { Accept: "application/json", "Content-Type": "application/json" },
         body: JSON.stringify({ message: `m${n}` }),
       };

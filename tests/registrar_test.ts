@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import ticketing from "../handlers/ticketing.ts";
 import vappPolicy from "../handlers/vapp_policy.ts";
 import {
-  FAKE_PASSWORD,
   FAKE_USER,
   type FakeVcd,
   type FakeVcdOptions,
@@ -27,7 +26,8 @@ async function withFake(
   // `satisfies` checks at compile time that the real client is a RestClient.
   const client = new VcdClient({
     baseUrl: fake.url,
-    credentials: { user: FAKE_USER, password: FAKE_PASSWORD },
+    credentials: { user: FAKE_USER, password: fake.password },
+    allowHttp: true,
     retries: 1,
     sleep: () => Promise.resolve(),
   }) satisfies RestClient;

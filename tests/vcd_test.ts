@@ -8,9 +8,8 @@ import {
   VcdError,
 } from "../lib/vcd.ts";
 import { childrenNamed, el, parseXml, renderXml } from "../lib/xml.ts";
+import { FAKE_TLS } from "./fixtures/tls.ts";
 import {
-  FAKE_PASSWORD,
-  FAKE_TLS,
   FAKE_USER,
   type FakeVcd,
   type FakeVcdOptions,
@@ -20,6 +19,8 @@ import {
 } from "../lib/fake_vcd.ts";
 
 const TASK_PATH = "/api/admin/extension/blockingTask/bt-1";
+/** The password the tests' fakes accept (the fake makes one up per start when given none). */
+const FAKE_PASSWORD = "test-only-vcd-Passw0rd";
 
 /** Runs `fn` against a fresh fake with one blocking task, then closes both. */
 async function withFake(
@@ -27,10 +28,11 @@ async function withFake(
   clientOptions: Partial<VcdClientOptions>,
   fn: (fake: FakeVcd, vcd: VcdClient, sleeps: number[]) => Promise<void>,
 ): Promise<void> {
-  const fake = await startFakeVcd(fakeOptions);
+  const fake = await startFakeVcd({ password: FAKE_PASSWORD, ...fakeOptions });
   const sleeps: number[] = [];
   const vcd = new VcdClient({
     baseUrl: fake.url,
+    allowHttp: true,
     credentials: { user: FAKE_USER, password: FAKE_PASSWORD },
     sleep: (ms) => {
       sleeps.push(ms);
@@ -163,6 +165,7 @@ Deno.test("VcdClient gives up with VcdError 401 when the fresh token is refused 
   );
   const vcd = new VcdClient({
     baseUrl: server.url,
+    allowHttp: true,
     credentials: { user: FAKE_USER, password: FAKE_PASSWORD },
   });
   try {
@@ -198,7 +201,7 @@ Deno.test("VcdClient throws VcdError 401 on a wrong password and keeps the passw
 Deno.test("VcdClient sends a bearer token as Authorization: Bearer and never logs in", async () => {
   const fake = await startFakeVcd();
   const token = fake.issueToken();
-  const vcd = new VcdClient({ baseUrl: `${fake.url}/api/`, token });
+  const vcd = new VcdClient({ baseUrl: `${fake.url}/api/`, token, allowHttp: true });
   try {
     fake.addBlockingTask("bt-1", { operation: "vdcComposeVapp" });
     const res = await vcd.request("GET", TASK_PATH);
@@ -214,7 +217,7 @@ Deno.test("VcdClient sends a bearer token as Authorization: Bearer and never log
 
 Deno.test("VcdClient with only a bearer token fails with 401 instead of logging in", async () => {
   const fake = await startFakeVcd();
-  const vcd = new VcdClient({ baseUrl: fake.url, token: "not-a-valid-token" });
+  const vcd = new VcdClient({ baseUrl: fake.url, token: "not-a-valid-token", allowHttp: true });
   try {
     const error = await rejectsWith(vcd.request("GET", TASK_PATH));
     assert.equal(error.status, 401);
@@ -272,6 +275,7 @@ Deno.test("VcdClient retries a 5xx on login too", async () => {
   });
   const vcd = new VcdClient({
     baseUrl: server.url,
+    allowHttp: true,
     credentials: { user: FAKE_USER, password: FAKE_PASSWORD },
     sleep: () => Promise.resolve(),
   });
@@ -291,6 +295,7 @@ Deno.test("VcdClient throws VcdError without a status when vCD does not answer w
   });
   const vcd = new VcdClient({
     baseUrl: server.url,
+    allowHttp: true,
     token: "tok-timeout-test",
     timeoutMs: 50,
     retries: 1,
@@ -313,6 +318,7 @@ Deno.test("VcdClient throws VcdError without a status when nothing listens", asy
   const sleeps: number[] = [];
   const vcd = new VcdClient({
     baseUrl: server.url,
+    allowHttp: true,
     token: "tok-refused-test",
     retries: 2,
     sleep: (ms) => {
@@ -364,7 +370,7 @@ Deno.test("VcdClient does not follow a redirect", async () => {
       ? new Response(null, { status: 302, headers: { location: "/api/elsewhere" } })
       : new Response("followed")
   );
-  const vcd = new VcdClient({ baseUrl: server.url, token: "tok-redirect-test" });
+  const vcd = new VcdClient({ baseUrl: server.url, token: "tok-redirect-test", allowHttp: true });
   try {
     const error = await rejectsWith(vcd.request("GET", "/api/org"));
     assert.equal(error.status, 302);
@@ -532,15 +538,17 @@ Deno.test("the fake vCD refuses Service children out of schema order", async () 
 Deno.test("VcdClient log lines never contain the password or a token", async () => {
   const lines: string[] = [];
   const log = createLogger("debug", { write: (line) => lines.push(line) });
-  const fake = await startFakeVcd({ failFirst401: true, fail5xxTimes: 1 });
+  const fake = await startFakeVcd({ failFirst401: true, fail5xxTimes: 1, password: FAKE_PASSWORD });
   const good = new VcdClient({
     baseUrl: fake.url,
+    allowHttp: true,
     credentials: { user: FAKE_USER, password: FAKE_PASSWORD },
     log,
     sleep: () => Promise.resolve(),
   });
   const bad = new VcdClient({
     baseUrl: fake.url,
+    allowHttp: true,
     credentials: { user: FAKE_USER, password: "An0ther-Wrong-Pass" },
     log,
   });
@@ -564,7 +572,7 @@ Deno.test("VcdClient log lines never contain the password or a token", async () 
 });
 
 Deno.test("VcdClient trusts a cell certificate signed by caCertPem", async () => {
-  const fake = await startFakeVcd({ tls: FAKE_TLS });
+  const fake = await startFakeVcd({ tls: FAKE_TLS, password: FAKE_PASSWORD });
   const trusting = new VcdClient({
     baseUrl: fake.url,
     credentials: { user: FAKE_USER, password: FAKE_PASSWORD },

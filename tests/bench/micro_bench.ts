@@ -26,6 +26,7 @@ import {
   type Ticket,
   ticketing,
   type TicketInput,
+  type TicketPage,
   type TicketStatus,
   type TicketStore,
 } from "../../handlers/ticketing.ts";
@@ -43,8 +44,8 @@ class FixedStore implements TicketStore {
     status: "open",
     created: "2026-11-22T10:00:00.000Z",
   };
-  list(): Promise<Ticket[]> {
-    return Promise.resolve([this.#ticket]);
+  list(): Promise<TicketPage> {
+    return Promise.resolve({ tickets: [this.#ticket], total: 1 });
   }
   get(org: string, id: string): Promise<Ticket | undefined> {
     return Promise.resolve(org === this.#ticket.org && id === "1" ? this.#ticket : undefined);
