@@ -10,6 +10,7 @@ import { BrokerAdmin, CellClient } from "../lib/amqp.ts";
 import { buildRequest, type CellRequest, decodeReply, SAMPLE } from "../lib/cell.ts";
 import { eventually, uniqueName } from "./broker.ts";
 import { privateBrokerAvailable, startPrivateBroker } from "./private_broker.ts";
+import { ignoreUnless } from "./skip.ts";
 import { Proc } from "./proc.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
@@ -107,12 +108,11 @@ async function timeToFirstAnswer(url: string, exchange: string, limitMs: number)
   throw new Error(`the service did not answer within ${limitMs} ms of the broker's return`);
 }
 
-const available = privateBrokerAvailable();
-if (!available.ok) console.log(`fault tests skipped: ${available.reason}`);
+const skipped = ignoreUnless("fault tests", privateBrokerAvailable());
 
 Deno.test({
   name: "fault tests on a private RabbitMQ node",
-  ignore: !available.ok,
+  ignore: skipped,
   sanitizeOps: false,
   sanitizeResources: false,
   async fn(t) {
