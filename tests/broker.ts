@@ -79,10 +79,14 @@ export async function withService(
   }
 }
 
-/** Resolves when `predicate` holds, polling every 20 ms, or rejects after `ms`. */
+/**
+ * Resolves when `predicate` holds, polling every 20 ms, or rejects after `ms`. The default is
+ * generous (30 s): it only bounds how long a test waits for an event that never comes, and a
+ * loaded 2-core machine must not turn a late event into a failure.
+ */
 export async function eventually(
   predicate: () => boolean | Promise<boolean>,
-  ms = 5_000,
+  ms = 30_000,
 ): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await predicate())) {
