@@ -277,6 +277,9 @@ Deno.test({
         );
         await eventually(async () => (await admin.queueInfo(queue))?.messages === 50, 30_000);
         svc = new Proc(args);
+        // The log line first: the broker may deliver before the process has logged that it
+        // consumes and installed its signal handlers, and a SIGTERM then would simply kill it.
+        await svc.waitFor('"msg":"consuming"');
         await eventually(async () => {
           const info = await admin.queueInfo(queue);
           return info?.messages === 0 && info.consumers === 1;
