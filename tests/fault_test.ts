@@ -344,6 +344,9 @@ Deno.test({
           svc = new Proc(args);
           await svc.waitFor('"disposition":"requeued"', 1, 60_000);
           await broker.rabbitmqctl("set_vm_memory_high_watermark", "0.4");
+          // The requeue itself: the broker hands the request out again and this time the reply
+          // is confirmed and the request acked (a request dropped instead never comes back).
+          await svc.waitFor('"disposition":"acked"', 1, 60_000);
           const answered = await reply;
           console.log(
             `memory alarm: the unconfirmable reply was requeued after 500 ms, then answered ${answered.status}`,
