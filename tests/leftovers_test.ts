@@ -49,6 +49,9 @@ function vhostAvailable(): { ok: true } | { ok: false; reason: string } {
   } catch {
     return { ok: false, reason: "rabbitmqctl is not on PATH (apt-get install rabbitmq-server)" };
   }
+  if (Deno.permissions.querySync({ name: "sys", kind: "uid" }).state !== "granted") {
+    return { ok: false, reason: "needs --allow-sys (uid)" };
+  }
   if (Deno.uid() !== 0) return { ok: false, reason: "rabbitmqctl add_vhost needs root" };
   return { ok: true };
 }
