@@ -852,7 +852,7 @@ program
           } catch (e) {
             rows.push([what, false, scrub((e as Error).message)]);
           }
-          rows.push(await roundTrip(options, tls, ext));
+          rows.push(await roundTrip(options, tls, ext, admin));
         }
       } finally {
         await admin.close();
@@ -875,6 +875,7 @@ async function roundTrip(
   options: { amqpUrl: string; exchange: string; live?: true | undefined; timeout: number },
   tls: AmqpTls | undefined,
   ext: Extension,
+  admin: BrokerAdmin,
 ): Promise<[string, boolean, string]> {
   const what = `round trip ${ext.name} (${options.live ? "running instances" : "in-process"})`;
   const temp = `vcdext.check.${crypto.randomUUID().slice(0, 8)}`;
@@ -916,6 +917,8 @@ async function roundTrip(
   } finally {
     await cell?.close();
     await service?.stop(500);
+    // The temporary queue goes now; its x-expires only covers a check that was killed.
+    if (!options.live) await admin.delete({ queues: [temp] });
   }
 }
 
@@ -927,10 +930,12 @@ program
   )
   .addOption(amqpUrlOption())
   .action(async (options) => {
+    // Names of this run only, all deleted at the end: two demos on one broker do not meet, and
+    // the demo leaves nothing behind on it.
     const id = crypto.randomUUID().slice(0, 8);
-    const exchange = "vcdext.demo";
-    const queue = `vcdext.demo.${id}`;
-    const notifications = "vcdext.demo.notifications";
+    const exchange = `vcdext.demo.${id}`;
+    const queue = `${exchange}.q`;
+    const notifications = `${exchange}.notifications`;
     // Warnings go to stderr; the audit line the vApp policy logs is shown as part of the demo.
     const audit: string[] = [];
     const demoSink = {
@@ -1021,6 +1026,12 @@ program
       await cell.close();
       await service.stop(2000);
       await vcd.close();
+      const admin = await BrokerAdmin.connect(options.amqpUrl);
+      await admin.delete({
+        queues: [queue, `${queue}.notifications`],
+        exchanges: [exchange, notifications],
+      });
+      await admin.close();
     }
   });
 

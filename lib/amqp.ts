@@ -679,7 +679,13 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
 export interface CellOptions {
   /** TLS settings for `amqps://` URLs. */
   readonly tls?: AmqpTls;
-  /** The cell's reply exchange (direct; declared by the cell, never by the service). */
+  /**
+   * The cell's reply exchange (direct; declared by the cell, never by the service). By default
+   * the client declares one of its own, `vcdext.cell.<random>`, auto-deleted with its reply queue
+   * and deleted by {@linkcode CellClient.close}: a simulated cell (`vcdext request`, the demo,
+   * `vcdext check`, tests) leaves nothing on the broker. A named exchange is declared when missing
+   * and left in place, since others may share it.
+   */
   readonly replyExchange?: string;
 }
 
@@ -704,6 +710,8 @@ interface Pending {
  */
 export class CellClient {
   readonly #pending = new Map<string, Pending>();
+  /** Whether {@linkcode close} deletes the reply exchange (the client's own, not a named one). */
+  readonly #ownsExchange: boolean;
   /** Replies that matched no request waiting for one: duplicates, late or stray replies. */
   unmatched = 0;
 
@@ -712,7 +720,9 @@ export class CellClient {
     readonly channel: Channel,
     readonly replyExchange: string,
     readonly replyQueue: string,
+    ownsExchange: boolean,
   ) {
+    this.#ownsExchange = ownsExchange;
     channel.on("return", (msg: Message) => {
       const id = msg.properties.correlationId;
       this.#settle(
@@ -735,7 +745,8 @@ export class CellClient {
 
   /** Connects, declares the reply exchange and an exclusive reply queue, and consumes it. */
   static async connect(url: string, options: CellOptions = {}): Promise<CellClient> {
-    const replyExchange = options.replyExchange ?? "vcdext.cell";
+    const owned = options.replyExchange === undefined;
+    const replyExchange = options.replyExchange ?? `vcdext.cell.${crypto.randomUUID().slice(0, 8)}`;
     let model: ChannelModel;
     try {
       model = await amqp.connect(url, {
@@ -746,14 +757,14 @@ export class CellClient {
       throw connectError(url, e);
     }
     const channel = await model.createChannel();
-    await channel.assertExchange(replyExchange, "direct", { durable: false, autoDelete: false });
+    await channel.assertExchange(replyExchange, "direct", { durable: false, autoDelete: owned });
     const { queue } = await channel.assertQueue("", {
       exclusive: true,
       autoDelete: true,
       durable: false,
     });
     await channel.bindQueue(queue, replyExchange, queue);
-    const client = new CellClient(model, channel, replyExchange, queue);
+    const client = new CellClient(model, channel, replyExchange, queue, owned);
     await channel.consume(queue, (msg) => {
       if (!msg) return;
       const id = msg.properties.correlationId;
@@ -848,8 +859,14 @@ export class CellClient {
     this.channel.publish(exchange, routingKey, toBuffer(body), props);
   }
 
-  /** Closes the connection; pending requests fail. */
+  /** Deletes the client's own reply exchange, then closes the connection; pending requests
+   * fail. A broken connection is just closed: the broker auto-deletes the exchange with the
+   * exclusive reply queue. */
   async close(): Promise<void> {
+    if (this.#ownsExchange) {
+      const deleted = Promise.resolve().then(() => this.channel.deleteExchange(this.replyExchange));
+      await within(deleted.catch(() => {}), 5_000, undefined);
+    }
     await this.model.close().catch(() => {});
   }
 }

@@ -147,8 +147,11 @@ Deno.test("1,000 requests at 64 in flight get exactly one matching reply each", 
       }
     };
     await Promise.all(Array.from({ length: inFlight }, worker));
-    // Give a duplicate a moment to arrive before counting.
-    await new Promise((r) => setTimeout(r, 200));
+    // A duplicate the service sent before its last reply sits before it in the cell's reply
+    // queue: one more round trip, and every such duplicate has been counted.
+    await h.cell.send(h.exchange, h.routingKey, buildRequest({ method: "GET", path: base }), {
+      timeoutMs: 20_000,
+    });
     assert.deepEqual(
       { answered: seen.size, lost: failed, mismatched, duplicated: h.cell.unmatched },
       { answered: total, lost: 0, mismatched: 0, duplicated: 0 },

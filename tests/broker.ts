@@ -25,6 +25,8 @@ export interface Harness {
 
 /** Options of {@linkcode withService}. */
 export interface HarnessOptions extends EndpointOptions {
+  /** The broker (default {@linkcode AMQP_URL}); the leftover test gives a vhost of its own. */
+  readonly url?: string;
   readonly prefetch?: number;
   readonly queueArguments?: Record<string, unknown>;
   /** Runs before the service starts (declare a dead-letter exchange, …). */
@@ -48,14 +50,15 @@ export async function withService(
   fn: (h: Harness) => Promise<void>,
   options: HarnessOptions = {},
 ): Promise<void> {
+  const url = options.url ?? AMQP_URL;
   const exchange = uniqueName("vcdext.test");
   const queue = `${exchange}.q`;
   const logs: string[] = [];
-  const admin = await BrokerAdmin.connect(AMQP_URL);
+  const admin = await BrokerAdmin.connect(url);
   try {
     await options.before?.(admin, { exchange, queue });
     const service = await startService({
-      url: AMQP_URL,
+      url,
       prefetch: options.prefetch ?? 128,
       log: createLogger("debug", { write: (line) => logs.push(line) }),
       consumers: [{
@@ -66,7 +69,7 @@ export async function withService(
         handle: endpoint(extension, options).handle,
       }],
     });
-    const cell = await CellClient.connect(AMQP_URL, { replyExchange: "vcdext.test.cell" });
+    const cell = await CellClient.connect(url);
     try {
       await fn({ exchange, queue, routingKey: extension.routingKey, cell, admin, service, logs });
     } finally {
@@ -79,10 +82,14 @@ export async function withService(
   }
 }
 
-/** Resolves when `predicate` holds, polling every 20 ms, or rejects after `ms`. */
+/**
+ * Resolves when `predicate` holds, polling every 20 ms, or rejects after `ms`. The default is
+ * generous (30 s): it only bounds how long a test waits for an event that never comes, and a
+ * loaded 2-core machine must not turn a late event into a failure.
+ */
 export async function eventually(
   predicate: () => boolean | Promise<boolean>,
-  ms = 5_000,
+  ms = 30_000,
 ): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await predicate())) {

@@ -126,7 +126,7 @@ Deno.test("notifications and blocking tasks are handled through the broker and v
       }),
     );
 
-    await eventually(() => vcd.taskActions.length >= 2 && vmEvents >= 4, 10_000);
+    await eventually(() => vcd.taskActions.length >= 2 && vmEvents >= 4, 30_000);
     await eventually(async () => (await admin.queueInfo(queue))?.messages === 0);
     await new Promise((r) => setTimeout(r, 300)); // a second decision would show by now
 
@@ -211,7 +211,7 @@ Deno.test("a notification exchange that vCD creates after vcdext started is boun
   try {
     assert.ok(logs.some((l) => l.includes("exchange does not exist (yet)")));
     await cell.declareNotificationExchange(exchange); // vCD enables notifications now
-    await eventually(() => logs.some((l) => l.includes("exchange appeared; bound")), 5_000);
+    await eventually(() => logs.some((l) => l.includes("exchange appeared; bound")), 30_000);
     await cell.publishNotification(
       exchange,
       jsonNotificationExample({
@@ -223,7 +223,7 @@ Deno.test("a notification exchange that vCD creates after vcdext started is boun
         taskName: undefined,
       }),
     );
-    await eventually(() => seen.length === 1, 5_000);
+    await eventually(() => seen.length === 1, 30_000);
     assert.deepEqual(seen, ["late-1"]);
   } finally {
     await cell.close();

@@ -9,7 +9,12 @@ import assert from "node:assert/strict";
 import { BrokerAdmin, CellClient } from "../lib/amqp.ts";
 import { buildRequest, type CellRequest, decodeReply, SAMPLE } from "../lib/cell.ts";
 import { eventually, uniqueName } from "./broker.ts";
-import { privateBrokerAvailable, startPrivateBroker } from "./private_broker.ts";
+import {
+  type PrivateBroker,
+  privateBrokerAvailable,
+  startPrivateBroker,
+} from "./private_broker.ts";
+import { ignoreUnless } from "./skip.ts";
 import { Proc } from "./proc.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
@@ -95,6 +100,35 @@ async function load(
   return result;
 }
 
+/** Ready and unacknowledged messages of `queue` on the private node (`rabbitmqctl list_queues`). */
+async function queueCounts(
+  broker: PrivateBroker,
+  queue: string,
+): Promise<{ ready: number; unacked: number } | undefined> {
+  const out = await broker.rabbitmqctl(
+    "list_queues",
+    "-q",
+    "--no-table-headers",
+    "name",
+    "messages_ready",
+    "messages_unacknowledged",
+  );
+  for (const line of out.split("\n")) {
+    const [name, ready, unacked] = line.trim().split("\t");
+    if (name === queue) return { ready: Number(ready), unacked: Number(unacked) };
+  }
+  return undefined;
+}
+
+/** Resolves once `load()`'s `onAnswered` has seen `n` answers. */
+function answeredAtLeast(
+  n: number,
+): { onAnswered: (answered: number) => void; reached: Promise<void> } {
+  let resolve!: () => void;
+  const reached = new Promise<void>((r) => (resolve = r));
+  return { onAnswered: (answered) => void (answered >= n && resolve()), reached };
+}
+
 /** Time until a fresh cell gets a 200 from the service, polling with short timeouts. */
 async function timeToFirstAnswer(url: string, exchange: string, limitMs: number): Promise<number> {
   const started = performance.now();
@@ -118,12 +152,11 @@ async function timeToFirstAnswer(url: string, exchange: string, limitMs: number)
   throw new Error(`the service did not answer within ${limitMs} ms of the broker's return`);
 }
 
-const available = privateBrokerAvailable();
-if (!available.ok) console.log(`fault tests skipped: ${available.reason}`);
+const skipped = ignoreUnless("fault tests", privateBrokerAvailable());
 
 Deno.test({
   name: "fault tests on a private RabbitMQ node",
-  ignore: !available.ok,
+  ignore: skipped,
   sanitizeOps: false,
   sanitizeResources: false,
   async fn(t) {
@@ -146,13 +179,34 @@ Deno.test({
             a.kill("SIGKILL");
           }
         });
-        await new Promise((r) => setTimeout(r, 500)); // let a late duplicate arrive
+        // Every duplicate has arrived once the queue holds nothing, ready or unacked (each reply
+        // was confirmed before its request was acked), and one more round trip has come back: it
+        // sits behind them in the cell's reply queue.
+        await eventually(async () => {
+          const counts = await queueCounts(broker, queue);
+          return counts?.ready === 0 && counts.unacked === 0;
+        }, 60_000);
+        decodeReply(
+          await cell.send(
+            exchange,
+            "gcp-ticketing",
+            buildRequest({ method: "GET", path: TICKETS }),
+            {
+              timeoutMs: 30_000,
+            },
+          ),
+        );
         console.log(
           `kill -9 at ${killedAt} replies: sent 2000, answered ${result.answered}, lost ${result.failed}, ` +
             `mismatched ${result.mismatched}, duplicated ${cell.unmatched}`,
         );
         assert.equal(killedAt, 500);
         assert.deepEqual(result, { answered: 2_000, failed: 0, mismatched: 0 });
+        // A duplicate is a request the killed instance had answered but not yet acked: the broker
+        // hands it to the survivor, which answers it again. Only deliveries unacked at the kill
+        // can come back, and the cell never has more than 64 requests out (the load's in-flight
+        // count, below either instance's prefetch of 128); so at most 64 duplicates.
+        assert.ok(cell.unmatched <= 64, `${cell.unmatched} duplicates, more than the 64 in flight`);
         assert.equal((await a.child.status).signal, "SIGKILL");
       } finally {
         await cell.close();
@@ -162,7 +216,7 @@ Deno.test({
     });
 
     for (const fault of ["broker restart", "forced connection close"] as const) {
-      await t.step(`after a ${fault} the service resumes by itself within 5 s`, async () => {
+      await t.step(`after a ${fault} the service resumes by itself`, async () => {
         const exchange = uniqueName("fault.restart");
         const svc = serveTicketing(url, exchange, `${exchange}.q`);
         let cell = await CellClient.connect(url);
@@ -172,8 +226,9 @@ Deno.test({
           assert.equal(before.answered, 200);
           // Far more than can finish: the fault lands mid-load, and what the cell had pending dies with
           // the cell's own connection (a cell does not survive its broker either).
-          const loadDuringFault = load(cell, exchange, 100_000, 16, undefined, true);
-          await new Promise((r) => setTimeout(r, 300));
+          const midway = answeredAtLeast(100);
+          const loadDuringFault = load(cell, exchange, 100_000, 16, midway.onAnswered, true);
+          await midway.reached; // the service is answering: the fault lands mid-load
           if (fault === "broker restart") {
             await broker.stopApp();
             await broker.startApp();
@@ -182,7 +237,9 @@ Deno.test({
           }
           const during = await loadDuringFault;
           await cell.close();
-          const ms = await timeToFirstAnswer(url, exchange, 10_000);
+          // Generous on purpose (reconnects back off to at most 2 s): this catches a service that
+          // does not come back by itself; the time it took is printed, not bet on.
+          const ms = await timeToFirstAnswer(url, exchange, 60_000);
           await svc.waitFor('"msg":"consuming"', 2);
           cell = await CellClient.connect(url);
           const after = await load(cell, exchange, 500, 32);
@@ -193,7 +250,6 @@ Deno.test({
               `${during.answered} answered, ${during.failed} pending died with the cell's own connection; after: ` +
               `${after.answered}/500 answered`,
           );
-          assert.ok(ms < 5_000, `resumed after ${ms.toFixed(0)} ms`);
           assert.deepEqual(after, { answered: 500, failed: 0, mismatched: 0 });
           assert.equal(
             svc.log.split('"msg":"disconnected from the broker; reconnecting"').length - 1,
@@ -209,20 +265,37 @@ Deno.test({
     await t.step("SIGTERM under load answers what is in flight and exits 0", async () => {
       const exchange = uniqueName("fault.term");
       const queue = `${exchange}.q`;
-      const svc = new Proc([...fixtureArgs(url, exchange, queue), "--delay-ms", "400"]);
+      // Each handler takes 2 s, well within the 5 s drain. The first instance only declares the
+      // queue; the 50 requests wait in it until the second one starts, so that "all 50 are in
+      // the handler" is seen (none left ready, 1 consumer) rather than bet on.
+      const args = [...fixtureArgs(url, exchange, queue), "--delay-ms", "2000"];
+      const first = new Proc(args);
+      let svc: Proc | undefined;
       const cell = await CellClient.connect(url);
       const admin = await BrokerAdmin.connect(url);
       try {
-        await svc.waitFor('"msg":"consuming"');
+        await first.waitFor('"msg":"consuming"');
+        first.kill("SIGTERM");
+        await first.wait();
+        let early = 0;
         const replies = Array.from(
           { length: 50 },
           () =>
             cell.send(exchange, "fixture", buildRequest({ method: "GET", path: "/api/slow" }), {
-              timeoutMs: 10_000,
+              timeoutMs: 60_000,
             })
-              .then(decodeReply),
+              .then(decodeReply).finally(() => early++),
         );
-        await new Promise((r) => setTimeout(r, 150)); // all 50 are now in the handler
+        await eventually(async () => (await admin.queueInfo(queue))?.messages === 50, 30_000);
+        svc = new Proc(args);
+        // The log line first: the broker may deliver before the process has logged that it
+        // consumes and installed its signal handlers, and a SIGTERM then would simply kill it.
+        await svc.waitFor('"msg":"consuming"');
+        await eventually(async () => {
+          const info = await admin.queueInfo(queue);
+          return info?.messages === 0 && info.consumers === 1;
+        }, 30_000);
+        assert.equal(early, 0, "a reply came before SIGTERM: the handlers were not in flight");
         svc.kill("SIGTERM");
         const status = await svc.child.status;
         const answered = await Promise.allSettled(replies);
@@ -241,7 +314,8 @@ Deno.test({
       } finally {
         await cell.close();
         await admin.close();
-        await svc.end();
+        await first.end();
+        await svc?.end();
       }
     });
 
@@ -250,28 +324,40 @@ Deno.test({
       async () => {
         const exchange = uniqueName("fault.alarm");
         const queue = `${exchange}.q`;
-        const svc = new Proc([
-          ...fixtureArgs(url, exchange, queue),
-          "--delay-ms",
-          "2500", // long enough for rabbitmqctl (up to ~1 s) to raise the alarm first
-          "--publish-timeout-ms",
-          "500",
-        ]);
+        const args = [...fixtureArgs(url, exchange, queue), "--publish-timeout-ms", "500"];
+        // In order, each step waiting for the one before: the first instance declares the queue
+        // and stops; the request goes in (a cell cannot publish once the alarm is on); the alarm
+        // is raised and seen raised; only then does a second instance take the request, so its
+        // reply is published into the alarm whatever the machine's load.
+        const first = new Proc(args);
+        let svc: Proc | undefined;
         const cell = await CellClient.connect(url);
+        const admin = await BrokerAdmin.connect(url);
         try {
-          await svc.waitFor('"msg":"consuming"');
+          await first.waitFor('"msg":"consuming"');
+          first.kill("SIGTERM");
+          await first.wait();
           const reply = cell.send(
             exchange,
             "fixture",
-            buildRequest({ method: "GET", path: "/api/slow" }),
-            {
-              timeoutMs: 20_000,
-            },
+            buildRequest({ method: "GET", path: "/api/ok" }),
+            { timeoutMs: 120_000 },
           ).then(decodeReply);
-          await new Promise((r) => setTimeout(r, 200)); // the request is in the handler now
+          await eventually(async () => (await admin.queueInfo(queue))?.messages === 1, 30_000);
           await broker.rabbitmqctl("set_vm_memory_high_watermark", "0"); // blocks every publisher
-          await svc.waitFor('"disposition":"requeued"', 1, 10_000);
+          await eventually(
+            async () =>
+              /resource_limit,\s*memory/.test(
+                await broker.rabbitmqctl("eval", "rabbit_alarm:get_alarms()."),
+              ),
+            60_000,
+          );
+          svc = new Proc(args);
+          await svc.waitFor('"disposition":"requeued"', 1, 60_000);
           await broker.rabbitmqctl("set_vm_memory_high_watermark", "0.4");
+          // The requeue itself: the broker hands the request out again and this time the reply
+          // is confirmed and the request acked (a request dropped instead never comes back).
+          await svc.waitFor('"disposition":"acked"', 1, 60_000);
           const answered = await reply;
           console.log(
             `memory alarm: the unconfirmable reply was requeued after 500 ms, then answered ${answered.status}`,
@@ -280,7 +366,9 @@ Deno.test({
         } finally {
           await broker.rabbitmqctl("set_vm_memory_high_watermark", "0.4").catch(() => "");
           await cell.close();
-          await svc.end();
+          await admin.close();
+          await first.end();
+          await svc?.end();
         }
       },
     );
@@ -310,23 +398,22 @@ Deno.test({
           });
           let alive = true;
           for (let round = 0; round < 6; round++) {
-            const status = await Promise.race([
-              svc.child.status,
-              new Promise<undefined>((r) => setTimeout(() => r(undefined), 5_000)),
-            ]);
-            if (status === undefined) break; // it survived: nothing left to crash on
-            assert.equal(status.code, 3);
+            // Either the poison message brings this instance down, or the broker has
+            // dead-lettered it: whichever is seen first, however long the redelivery takes.
+            let exited = false;
+            svc.child.status.then(() => (exited = true));
+            await eventually(
+              async () => exited || (await admin.queueInfo(dlx))?.messages === 1,
+              60_000,
+            );
+            if (!exited) break; // it survived: the message is dead-lettered
+            assert.equal((await svc.child.status).code, 3, svc.log.slice(-1500));
             crashes++;
             await svc.end();
             alive = false;
             if ((await admin.queueInfo(dlx))?.messages === 1) break;
             svc = new Proc([...args, ...quorum]);
             alive = true;
-            // The redelivered poison may crash it before it logs that it is consuming.
-            let exited = false;
-            svc.child.status.then(() => (exited = true));
-            const current = svc;
-            await eventually(() => exited || current.log.includes('"msg":"consuming"'), 30_000);
           }
           await eventually(async () => (await admin.queueInfo(dlx))?.messages === 1, 10_000);
           const [dead] = await admin.take(dlx);

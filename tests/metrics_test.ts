@@ -266,14 +266,16 @@ Deno.test("vcdextMetrics() records a request end to end", () => {
   assert.deepEqual(samples(text, "vcdext_reconnects_total"), ["vcdext_reconnects_total 1"]);
 });
 
-Deno.test("counting on the hot path stays fast", () => {
+// How fast this runs is measured by `deno task bench:micro` (group "metrics"), not bet on here.
+Deno.test("200,000 counts on the hot path add up", () => {
   const m = vcdextMetrics();
-  const start = performance.now();
   for (let i = 0; i < 200_000; i++) {
     m.requests.inc({ extension: "t", route: "GET /api/t/{id}", status: 200 });
     m.requestDuration.observe({ extension: "t" }, 0.002);
   }
-  const took = performance.now() - start;
-  assert.ok(took < 2000, `took ${Math.round(took)} ms`);
   assert.match(m.registry.render(), /status="200"\} 200000$/m);
+  assert.match(
+    m.registry.render(),
+    /^vcdext_request_duration_seconds_count\{extension="t"\} 200000$/m,
+  );
 });

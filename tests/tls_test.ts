@@ -24,12 +24,12 @@ import {
   startPrivateBroker,
   type TlsPrivateBroker,
 } from "./private_broker.ts";
+import { ignoreUnless } from "./skip.ts";
 
 const TICKETS = `/api/org/${SAMPLE.orgId}/ticketing`;
 const ROUTING_KEY = ticketing().routingKey;
 
-const available = privateBrokerAvailable({ tls: true });
-if (!available.ok) console.log(`TLS tests skipped: ${available.reason}`);
+const skipped = ignoreUnless("TLS tests", privateBrokerAvailable({ tls: true }));
 
 /** `rabbitmqctl list_connections` as rows of the given columns. */
 async function connections(
@@ -77,7 +77,7 @@ async function rejection(promise: Promise<unknown>): Promise<Error> {
 
 Deno.test({
   name: "AMQP over TLS on a private RabbitMQ node",
-  ignore: !available.ok,
+  ignore: skipped,
   // amqplib leaves heartbeat timers and sockets to be reaped after close.
   sanitizeOps: false,
   sanitizeResources: false,
