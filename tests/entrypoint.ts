@@ -45,7 +45,9 @@ export interface ServeStart {
   /** Extra flags after the ones naming exchange, queue, extension and HTTP port. */
   readonly flags?: readonly string[];
   /** Default `gcp-ticketing`. */
-  readonly extension?: string;
+  readonly extension?: string | readonly string[];
+  /** Extra environment variables of the process. */
+  readonly env?: Record<string, string>;
   /** Default main.ts; {@linkcode MAIN_WITH_FIXTURE} for the fixture extension. */
   readonly entry?: string;
   /** Broker URL the service is given (a proxy's); default the shared broker. */
@@ -77,11 +79,11 @@ export class Serve {
       "--queue",
       queue,
       "--extension",
-      options.extension ?? "gcp-ticketing",
+      ...[options.extension ?? "gcp-ticketing"].flat(),
       "--http-port",
       "0",
       ...(options.flags ?? []),
-    ]);
+    ], options.env ?? {});
     const cleanup = {
       queues: [queue, ...(options.cleanup?.queues ?? [])],
       exchanges: [exchange, ...(options.cleanup?.exchanges ?? [])],
