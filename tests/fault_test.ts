@@ -11,14 +11,33 @@ import { buildRequest, type CellRequest, decodeReply, SAMPLE } from "../lib/cell
 import { eventually, uniqueName } from "./broker.ts";
 import { privateBrokerAvailable, startPrivateBroker } from "./private_broker.ts";
 import { Proc } from "./proc.ts";
+import { FIXTURE_KEY } from "./fixtures/fixture_extension.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const FIXTURE = new URL("./fixtures/serve_fixture.ts", import.meta.url).pathname;
+const MAIN_WITH_FIXTURE = new URL("./fixtures/main_with_fixture.ts", import.meta.url).pathname;
 const TICKETS = `/api/org/${SAMPLE.orgId}/ticketing`;
 
 /** The fixture service's command line on this broker, exchange and queue. */
 function fixtureArgs(url: string, exchange: string, queue: string): string[] {
   return [FIXTURE, "--url", url, "--exchange", exchange, "--queue", queue];
+}
+
+/** `main.ts serve` (with the slow/crashing fixture extension loaded) on this broker and queue. */
+function serveFixture(url: string, exchange: string, queue: string, ...flags: string[]): Proc {
+  return new Proc([
+    MAIN_WITH_FIXTURE,
+    "serve",
+    "--amqp-url",
+    url,
+    "--exchange",
+    exchange,
+    "--queue",
+    queue,
+    "--extension",
+    "fixture",
+    ...flags,
+  ]);
 }
 
 function serveTicketing(url: string, exchange: string, queue: string): Proc {
@@ -198,7 +217,7 @@ Deno.test({
     await t.step("SIGTERM under load answers what is in flight and exits 0", async () => {
       const exchange = uniqueName("fault.term");
       const queue = `${exchange}.q`;
-      const svc = new Proc([...fixtureArgs(url, exchange, queue), "--delay-ms", "400"]);
+      const svc = serveFixture(url, exchange, queue);
       const cell = await CellClient.connect(url);
       const admin = await BrokerAdmin.connect(url);
       try {
@@ -206,9 +225,12 @@ Deno.test({
         const replies = Array.from(
           { length: 50 },
           () =>
-            cell.send(exchange, "fixture", buildRequest({ method: "GET", path: "/api/slow" }), {
-              timeoutMs: 10_000,
-            })
+            cell.send(
+              exchange,
+              FIXTURE_KEY,
+              buildRequest({ method: "GET", path: "/api/fixture/slow?ms=400" }),
+              { timeoutMs: 10_000 },
+            )
               .then(decodeReply),
         );
         await new Promise((r) => setTimeout(r, 150)); // all 50 are now in the handler
@@ -283,16 +305,22 @@ Deno.test({
         const admin = await BrokerAdmin.connect(url);
         await admin.declareExchange(dlx, "fanout");
         await admin.declareQueue(dlx, { exchange: dlx, keys: [""] });
-        const args = fixtureArgs(url, exchange, queue);
-        const quorum = ["--queue-type", "quorum", "--delivery-limit", "2", "--dlx", dlx];
+        const quorum = [
+          "--queue-type",
+          "quorum",
+          "--delivery-limit",
+          "2",
+          "--dead-letter-exchange",
+          dlx,
+        ];
         const cell = await CellClient.connect(url);
         let crashes = 0;
         try {
           // The first instance declares the queue; then the poison message goes in.
-          let svc = new Proc([...args, ...quorum]);
+          let svc = serveFixture(url, exchange, queue, ...quorum);
           await svc.waitFor('"msg":"consuming"');
-          const poison = buildRequest({ method: "GET", path: "/api/crash" });
-          cell.publishRaw(exchange, "fixture", poison.body, {
+          const poison = buildRequest({ method: "GET", path: "/api/fixture/crash" });
+          cell.publishRaw(exchange, FIXTURE_KEY, poison.body, {
             correlationId: "poison",
             replyTo: cell.replyQueue,
             headers: { replyToExchange: cell.replyExchange },
@@ -309,7 +337,7 @@ Deno.test({
             await svc.end();
             alive = false;
             if ((await admin.queueInfo(dlx))?.messages === 1) break;
-            svc = new Proc([...args, ...quorum]);
+            svc = serveFixture(url, exchange, queue, ...quorum);
             alive = true;
             // The redelivered poison may crash it before it logs that it is consuming.
             let exited = false;
@@ -322,13 +350,16 @@ Deno.test({
           assert.equal(dead?.properties.correlationId, "poison");
           // The service keeps serving.
           if (!alive) {
-            svc = new Proc([...args, ...quorum]);
+            svc = serveFixture(url, exchange, queue, ...quorum);
             await svc.waitFor('"msg":"consuming"');
           }
           const ok = decodeReply(
-            await cell.send(exchange, "fixture", buildRequest({ method: "GET", path: "/api/ok" }), {
-              timeoutMs: 10_000,
-            }),
+            await cell.send(
+              exchange,
+              FIXTURE_KEY,
+              buildRequest({ method: "GET", path: "/api/fixture/ok" }),
+              { timeoutMs: 10_000 },
+            ),
           );
           console.log(
             `quorum delivery-limit 2: the poison message crashed the process ${crashes} times, then was dead-lettered`,
