@@ -105,6 +105,13 @@ export class Serve {
     return logLines(this.proc).filter((l) => l.msg === msg);
   }
 
+  /** The status of `/readyz`. */
+  async readyz(): Promise<number> {
+    const res = await fetch(`http://127.0.0.1:${this.port}/readyz`);
+    await res.body?.cancel();
+    return res.status;
+  }
+
   /** The text of `/metrics`. */
   async metrics(): Promise<string> {
     const res = await fetch(`http://127.0.0.1:${this.port}/metrics`);
@@ -225,12 +232,15 @@ export function replyJson(msg: ConsumeMessage): {
  * A TCP proxy in front of the shared broker. `dropConfirms(n)` withholds the next `n`
  * publisher confirms (AMQP `basic.ack` from the broker, class 60 method 80) from the client:
  * the broker has the message, the client never hears so, exactly what a confirm that never
- * comes looks like. `cut()` closes every proxied connection, as a broker restart would.
+ * comes looks like. `cut()` closes every proxied connection, as a broker restart would; with
+ * `refuse` set, reconnecting fails until it is cleared.
  */
 export class BrokerProxy {
   readonly #listener: Deno.TcpListener;
   readonly #conns = new Set<Deno.Conn>();
   #drop = 0;
+  /** While set, new connections are closed at once (the broker looks down). */
+  refuse = false;
   /** Confirms withheld so far. */
   dropped = 0;
   readonly #accepting: Promise<void>;
@@ -241,6 +251,10 @@ export class BrokerProxy {
     this.#listener = listener;
     this.#accepting = (async () => {
       for await (const client of listener) {
+        if (this.refuse) {
+          client.close();
+          continue;
+        }
         this.#pipe(client, target.hostname, Number(target.port || 5672)).catch(() => {});
       }
     })().catch(() => {});

@@ -20,7 +20,7 @@ function line(text: string, family: string, labels: RegExp): string | undefined 
   return text.split("\n").find((l) => l.startsWith(`${family}{`) && labels.test(l));
 }
 
-Deno.test("serve's /metrics moves every metric: requests, duration, in-flight, failed replies, rejects, reconnects, notifications, decisions", async () => {
+Deno.test("serve's /metrics moves every metric: requests, duration, in-flight, failed replies, rejects, reconnects, notifications, decisions; /readyz follows the connection", async () => {
   const vcd = await startFakeVcd();
   const proxy = new BrokerProxy();
   const notifications = uniqueName("vcdext.test.notif");
@@ -118,9 +118,15 @@ Deno.test("serve's /metrics moves every metric: requests, duration, in-flight, f
     m = await s.metrics();
     assert.match(line(m, "vcdext_notifications_total", /vapp\/create/)!, / 1$/);
 
-    // A reconnect: the proxy cuts the connection, the service connects again by itself.
+    // A reconnect: the proxy cuts the connection and refuses new ones for a while (not ready),
+    // then lets the service connect again by itself (ready, one reconnect counted).
+    assert.equal(await s.readyz(), 200);
+    proxy.refuse = true;
     proxy.cut();
+    await eventually(async () => (await s.readyz()) === 503, 10_000);
+    proxy.refuse = false;
     await s.proc.waitFor('"msg":"consuming"', 2);
+    assert.equal(await s.readyz(), 200);
     assert.equal(sample(await s.metrics(), "vcdext_reconnects_total"), 1);
   } finally {
     await cell.close();
