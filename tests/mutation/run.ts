@@ -12,7 +12,9 @@
  * as survived even if some other file would catch it: the list says where the behaviour is
  * meant to be tested. Tests run with `--no-check`, so a fault is caught by behaviour, never by
  * the type checker. First a baseline run of every listed file without faults must pass, or
- * nothing can be concluded. The product file is restored in `finally`, also on Ctrl-C.
+ * nothing can be concluded. The product file is restored in `finally`, also on Ctrl-C; an
+ * interrupted test cannot run its own cleanup, so its uniquely named `vcdext.test.*` objects may
+ * stay on the broker after Ctrl-C.
  */
 
 import { type Fault, FAULTS } from "./faults.ts";
