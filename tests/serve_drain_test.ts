@@ -85,7 +85,7 @@ Deno.test("with 100 requests in flight (the default --max-in-flight), the next o
   try {
     const running = Array.from(
       { length: 100 },
-      () => cell.send(serve.exchange, FIXTURE_KEY, slow(3000), { timeoutMs: 30_000 }),
+      () => cell.send(serve.exchange, FIXTURE_KEY, slow(5000), { timeoutMs: 30_000 }),
     );
     await untilInFlight(serve, 100);
     const busy = replyJson(await cell.send(serve.exchange, FIXTURE_KEY, slow(0)));
