@@ -443,6 +443,21 @@ async function serve(
   };
 }
 
+/**
+ * Every setting `serve` runs with, defaults filled in, for one line at start-up: what an operator
+ * (and the entrypoint tests) can read back. Logged before connecting, so it is there when the
+ * broker refuses too. No secrets: URL passwords are scrubbed and a vCD token shows only as set.
+ */
+function settingsForLog(options: ServeOptions & { logLevel: LogLevel }): Record<string, unknown> {
+  const { amqpUrl, vcdToken, vcdUrl, ...rest } = options;
+  return {
+    amqpUrl: scrub(amqpUrl),
+    ...rest,
+    ...(vcdUrl === undefined ? {} : { vcdUrl: scrub(vcdUrl) }),
+    ...(vcdToken === undefined ? {} : { vcdToken: "[set]" }),
+  };
+}
+
 function onSignals(stop: () => Promise<void>): void {
   let stopping = false;
   const handler = () => {
@@ -599,6 +614,7 @@ program
   .addOption(logLevelOption())
   .action(async (options) => {
     const log = createLogger(options.logLevel, stderrSink);
+    log.info({ settings: settingsForLog(options) }, "serve settings");
     const service = await serve(options, log, stderrSink);
     onSignals(() => service.stop(options.drainMs));
   });

@@ -16,14 +16,33 @@ import {
 } from "./private_broker.ts";
 import { ignoreUnless } from "./skip.ts";
 import { Proc } from "./proc.ts";
+import { FIXTURE_KEY } from "./fixtures/fixture_extension.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const FIXTURE = new URL("./fixtures/serve_fixture.ts", import.meta.url).pathname;
+const MAIN_WITH_FIXTURE = new URL("./fixtures/main_with_fixture.ts", import.meta.url).pathname;
 const TICKETS = `/api/org/${SAMPLE.orgId}/ticketing`;
 
 /** The fixture service's command line on this broker, exchange and queue. */
 function fixtureArgs(url: string, exchange: string, queue: string): string[] {
   return [FIXTURE, "--url", url, "--exchange", exchange, "--queue", queue];
+}
+
+/** `main.ts serve` (with the slow/crashing fixture extension loaded) on this broker and queue. */
+function serveFixture(url: string, exchange: string, queue: string, ...flags: string[]): Proc {
+  return new Proc([
+    MAIN_WITH_FIXTURE,
+    "serve",
+    "--amqp-url",
+    url,
+    "--exchange",
+    exchange,
+    "--queue",
+    queue,
+    "--extension",
+    "fixture",
+    ...flags,
+  ]);
 }
 
 function serveTicketing(url: string, exchange: string, queue: string): Proc {
@@ -268,8 +287,7 @@ Deno.test({
       // Each handler takes 2 s, well within the 5 s drain. The first instance only declares the
       // queue; the 50 requests wait in it until the second one starts, so that "all 50 are in
       // the handler" is seen (none left ready, 1 consumer) rather than bet on.
-      const args = [...fixtureArgs(url, exchange, queue), "--delay-ms", "2000"];
-      const first = new Proc(args);
+      const first = serveFixture(url, exchange, queue);
       let svc: Proc | undefined;
       const cell = await CellClient.connect(url);
       const admin = await BrokerAdmin.connect(url);
@@ -281,13 +299,16 @@ Deno.test({
         const replies = Array.from(
           { length: 50 },
           () =>
-            cell.send(exchange, "fixture", buildRequest({ method: "GET", path: "/api/slow" }), {
-              timeoutMs: 60_000,
-            })
+            cell.send(
+              exchange,
+              FIXTURE_KEY,
+              buildRequest({ method: "GET", path: "/api/fixture/slow?ms=2000" }),
+              { timeoutMs: 60_000 },
+            )
               .then(decodeReply).finally(() => early++),
         );
         await eventually(async () => (await admin.queueInfo(queue))?.messages === 50, 30_000);
-        svc = new Proc(args);
+        svc = serveFixture(url, exchange, queue);
         // The log line first: the broker may deliver before the process has logged that it
         // consumes and installed its signal handlers, and a SIGTERM then would simply kill it.
         await svc.waitFor('"msg":"consuming"');
@@ -382,16 +403,22 @@ Deno.test({
         const admin = await BrokerAdmin.connect(url);
         await admin.declareExchange(dlx, "fanout");
         await admin.declareQueue(dlx, { exchange: dlx, keys: [""] });
-        const args = fixtureArgs(url, exchange, queue);
-        const quorum = ["--queue-type", "quorum", "--delivery-limit", "2", "--dlx", dlx];
+        const quorum = [
+          "--queue-type",
+          "quorum",
+          "--delivery-limit",
+          "2",
+          "--dead-letter-exchange",
+          dlx,
+        ];
         const cell = await CellClient.connect(url);
         let crashes = 0;
         try {
           // The first instance declares the queue; then the poison message goes in.
-          let svc = new Proc([...args, ...quorum]);
+          let svc = serveFixture(url, exchange, queue, ...quorum);
           await svc.waitFor('"msg":"consuming"');
-          const poison = buildRequest({ method: "GET", path: "/api/crash" });
-          cell.publishRaw(exchange, "fixture", poison.body, {
+          const poison = buildRequest({ method: "GET", path: "/api/fixture/crash" });
+          cell.publishRaw(exchange, FIXTURE_KEY, poison.body, {
             correlationId: "poison",
             replyTo: cell.replyQueue,
             headers: { replyToExchange: cell.replyExchange },
@@ -412,7 +439,7 @@ Deno.test({
             await svc.end();
             alive = false;
             if ((await admin.queueInfo(dlx))?.messages === 1) break;
-            svc = new Proc([...args, ...quorum]);
+            svc = serveFixture(url, exchange, queue, ...quorum);
             alive = true;
           }
           await eventually(async () => (await admin.queueInfo(dlx))?.messages === 1, 10_000);
@@ -420,13 +447,16 @@ Deno.test({
           assert.equal(dead?.properties.correlationId, "poison");
           // The service keeps serving.
           if (!alive) {
-            svc = new Proc([...args, ...quorum]);
+            svc = serveFixture(url, exchange, queue, ...quorum);
             await svc.waitFor('"msg":"consuming"');
           }
           const ok = decodeReply(
-            await cell.send(exchange, "fixture", buildRequest({ method: "GET", path: "/api/ok" }), {
-              timeoutMs: 10_000,
-            }),
+            await cell.send(
+              exchange,
+              FIXTURE_KEY,
+              buildRequest({ method: "GET", path: "/api/fixture/ok" }),
+              { timeoutMs: 10_000 },
+            ),
           );
           console.log(
             `quorum delivery-limit 2: the poison message crashed the process ${crashes} times, then was dead-lettered`,

@@ -10,7 +10,7 @@ import { BrokerAdmin, CellClient, startService } from "../lib/amqp.ts";
 import { buildRequest, decodeReply, SAMPLE } from "../lib/cell.ts";
 import { eventProcessor } from "../lib/events.ts";
 import { defineExtension } from "../lib/extension.ts";
-import { FAKE_PASSWORD, FAKE_USER, startFakeVcd } from "../lib/fake_vcd.ts";
+import { FAKE_USER, startFakeVcd } from "../lib/fake_vcd.ts";
 import { createLogger } from "../lib/log.ts";
 import { jsonNotificationExample, xmlNotificationExample } from "../lib/notification.ts";
 import { CLIP_MARK } from "../lib/redact.ts";
@@ -81,7 +81,8 @@ Deno.test("notifications with a 128 KiB entity do not hold up the next one, nor 
   const log = createLogger("debug", { write: (line) => logs.push(line) });
   const client = new VcdClient({
     baseUrl: vcd.url,
-    credentials: { user: FAKE_USER, password: FAKE_PASSWORD },
+    credentials: { user: FAKE_USER, password: vcd.password },
+    allowHttp: true,
     log,
     sleep: () => Promise.resolve(),
   });

@@ -11,10 +11,21 @@ export class Proc {
   readonly child: Deno.ChildProcess;
   readonly #pump: Promise<void>;
 
-  constructor(args: string[], env: Record<string, string> = {}) {
+  /** `clearEnv`: the child sees only `env` (and PATH, HOME, DENO_DIR), not this process's. */
+  constructor(
+    args: string[],
+    env: Record<string, string> = {},
+    options: { clearEnv?: boolean } = {},
+  ) {
+    const kept: Record<string, string> = {};
+    for (const name of ["PATH", "HOME", "DENO_DIR"]) {
+      const value = Deno.env.get(name);
+      if (value !== undefined) kept[name] = value;
+    }
     this.child = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", ...args],
-      env: { RUST_BACKTRACE: "0", NO_COLOR: "1", ...env },
+      env: { ...(options.clearEnv ? kept : {}), RUST_BACKTRACE: "0", NO_COLOR: "1", ...env },
+      clearEnv: options.clearEnv ?? false,
       stdin: "null",
       stdout: "null",
       stderr: "piped",

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { createLogger } from "../lib/log.ts";
 import {
   backoffDelay,
+  blockingTaskGateway,
   parseVcdError,
   VcdClient,
   type VcdClientOptions,
@@ -406,128 +407,31 @@ Deno.test("VcdClient follows the absolute resume Link href of a blocking task", 
   });
 });
 
-Deno.test("the fake vCD answers 400 to a blocking-task action without a Message", async () => {
+Deno.test("blockingTaskGateway() fetches a task and posts updateProgress with its message and timeout", async () => {
   await withFake({}, {}, async (fake, vcd) => {
-    const error = await rejectsWith(vcd.request("POST", `${TASK_PATH}/action/abort`, {
-      body: operationParams(""),
-      contentType: MEDIA.taskOperation,
-    }));
-    assert.equal(error.status, 400);
-    assert.deepEqual(fake.taskActions, []);
-  });
-});
-
-Deno.test("the fake vCD answers 415 to a blocking-task action with another Content-Type", async () => {
-  await withFake({}, {}, async (_fake, vcd) => {
-    const error = await rejectsWith(vcd.request("POST", `${TASK_PATH}/action/fail`, {
-      body: operationParams("no"),
-      contentType: "application/xml",
-    }));
-    assert.equal(error.status, 415);
-  });
-});
-
-Deno.test("the fake vCD answers 400 to a second decision on the same task", async () => {
-  await withFake({}, {}, async (_fake, vcd) => {
-    const init = { body: operationParams("go"), contentType: MEDIA.taskOperation };
-    await vcd.request("POST", `${TASK_PATH}/action/resume`, init);
-    const error = await rejectsWith(vcd.request("POST", `${TASK_PATH}/action/abort`, init));
-    assert.equal(error.status, 400);
-  });
-});
-
-Deno.test("the fake vCD answers updateProgress with 200 and the task", async () => {
-  await withFake({}, {}, async (fake, vcd) => {
-    const body = renderXml(el(
-      "vmext:BlockingTaskUpdateProgressParams",
-      { "xmlns:vmext": VMEXT_NS },
-      el("vmext:Message", {}, "still checking"),
-      el("vmext:TimeoutValueInMilliseconds", {}, 60000),
-    ));
-    const res = await vcd.request("POST", `${TASK_PATH}/action/updateProgress`, {
-      body,
-      contentType: MEDIA.taskProgress,
-      expect: [200],
+    const gateway = blockingTaskGateway(vcd, fake.url);
+    const task = await gateway.fetch("bt-1");
+    assert.equal(task.id, "bt-1");
+    await gateway.act(task, {
+      action: "updateProgress",
+      message: "still checking",
+      timeoutMs: 60000,
     });
-    assert.match(
-      res.headers.get("content-type") ?? "",
-      /^application\/vnd\.vmware\.admin\.blockingTask\+xml/,
-    );
     assert.deepEqual(fake.taskActions, [
       { id: "bt-1", action: "updateProgress", message: "still checking", timeoutMs: 60000 },
     ]);
+    assert.equal(fake.calls.at(-1)?.headers["content-type"], MEDIA.taskProgress);
   });
 });
 
-Deno.test("the fake vCD answers 406 to an Accept without a version", async () => {
-  await withFake({}, {}, async (_fake, vcd) => {
-    const error = await rejectsWith(vcd.request("GET", TASK_PATH, { accept: "application/xml" }));
-    assert.equal(error.status, 406);
-  });
-});
-
-Deno.test("the fake vCD registers, lists, disables and deletes an extension service", async () => {
+Deno.test("blockingTaskGateway() refuses a second decision on a task vCD already resumed", async () => {
   await withFake({}, {}, async (fake, vcd) => {
-    const service = (enabled: boolean) =>
-      renderXml(el(
-        "vmext:Service",
-        { xmlns: "http://www.vmware.com/vcloud/v1.5", "xmlns:vmext": VMEXT_NS, name: "ticketing" },
-        el("Description", {}, "Ticketing"),
-        el("vmext:Namespace", {}, "com.example.ticketing"),
-        el("vmext:Enabled", {}, enabled),
-        el("vmext:RoutingKey", {}, "ticketing"),
-        el("vmext:Exchange", {}, "vcdext"),
-        el(
-          "vmext:ApiFilters",
-          {},
-          el("vmext:ApiFilter", {}, el("vmext:UrlPattern", {}, "/api/org/.*/ticketing")),
-        ),
-      ));
-    const init = { contentType: MEDIA.service, body: service(true) };
-    const created = await vcd.request("POST", "/api/admin/extension/service", {
-      ...init,
-      expect: [201],
-    });
-    const doc = parseXml(created.text);
-    const links = new Map(childrenNamed(doc, "Link").map((l) => [l.attrs.rel, l.attrs.href]));
-    assert.deepEqual([...links.keys()], ["edit", "remove", "rights"]);
-    assert.match(doc.attrs.id ?? "", /^urn:vcloud:service:/);
-
-    const query = await vcd.request(
-      "GET",
-      "/api/admin/extension/service/query?filter=name==ticketing",
-    );
-    assert.equal(parseXml(query.text).attrs.total, "1");
-
-    const right = await vcd.request("POST", links.get("rights")!, {
-      contentType: MEDIA.right,
-      body: renderXml(el("Right", { xmlns: "http://www.vmware.com/vcloud/v1.5", name: "View" })),
-      expect: [201],
-    });
-    assert.equal(parseXml(right.text).attrs.name, "com.example.ticketing:View");
-
-    const refused = await rejectsWith(vcd.request("DELETE", links.get("remove")!));
-    assert.equal(refused.status, 400);
-    await vcd.request("PUT", links.get("edit")!, { ...init, body: service(false) });
-    await vcd.request("DELETE", links.get("remove")!, { expect: [204] });
-    assert.equal(fake.services.size, 0);
-  });
-});
-
-Deno.test("the fake vCD refuses Service children out of schema order", async () => {
-  await withFake({}, {}, async (_fake, vcd) => {
-    const body = renderXml(el(
-      "vmext:Service",
-      { "xmlns:vmext": VMEXT_NS, name: "x" },
-      el("vmext:RoutingKey", {}, "x"),
-      el("vmext:Namespace", {}, "com.example.x"),
-      el("vmext:Exchange", {}, "vcdext"),
-    ));
-    const error = await rejectsWith(
-      vcd.request("POST", "/api/admin/extension/service", { body, contentType: MEDIA.service }),
-    );
+    const gateway = blockingTaskGateway(vcd, fake.url);
+    const task = await gateway.fetch("bt-1");
+    await gateway.act(task, { action: "resume", message: "go" });
+    const error = await rejectsWith(gateway.act(task, { action: "abort", message: "stop" }));
     assert.equal(error.status, 400);
-    assert.match(error.message, /out of schema order/);
+    assert.deepEqual(fake.taskActions.map((a) => a.action), ["resume"]);
   });
 });
 

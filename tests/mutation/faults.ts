@@ -1,0 +1,390 @@
+/**
+ * @module The planted faults of the mutation check (`deno task mutation`, see run.ts). Each one
+ * is a single exact text replacement in one product file, and names the test files expected to
+ * catch it; the check runs only those (with `--fail-fast`), which keeps a run to a few minutes
+ * instead of a whole suite per fault. A fault whose search text is not found exactly once
+ * "did not apply": the product moved on, and the fault must be updated, not dropped.
+ *
+ * The file is not named `*_test.ts`, so `deno test tests/` never picks it up.
+ */
+
+/** One planted fault. */
+export interface Fault {
+  /** Short unique name, for `--only` and the table. */
+  readonly id: string;
+  /** Product file, relative to the repository root. */
+  readonly file: string;
+  /** Exact text to replace; must occur exactly once in the file. */
+  readonly search: string;
+  readonly replace: string;
+  /** Test files (relative to the repository root) expected to catch it, the likeliest first. */
+  readonly tests: readonly string[];
+}
+
+const DEFAULTS = "tests/serve_defaults_test.ts";
+const REPLIES = "tests/serve_replies_test.ts";
+const METRICS = "tests/serve_metrics_test.ts";
+const DRAIN = "tests/serve_drain_test.ts";
+
+/** A fault that deletes `search` (a whole statement or option). */
+function drop(id: string, file: string, search: string, tests: readonly string[]): Fault {
+  return { id, file, search, replace: "", tests };
+}
+
+/** The faults the issue names, then ten and more of our own. */
+export const FAULTS: readonly Fault[] = [
+  // --- main.ts serve: shutdown and queue arguments -------------------------------------------
+  {
+    id: "stop-without-drain",
+    file: "main.ts",
+    search: "await service.stop(drainMs);",
+    replace: "await service.stop(0);",
+    tests: [DRAIN],
+  },
+  drop(
+    "no-dlx-argument",
+    "main.ts",
+    'if (options.deadLetterExchange) args["x-dead-letter-exchange"] = options.deadLetterExchange;',
+    [REPLIES],
+  ),
+  drop("no-quorum-argument", "main.ts", 'args["x-queue-type"] = "quorum";', [REPLIES]),
+  drop(
+    "no-delivery-limit-argument",
+    "main.ts",
+    'if (options.deliveryLimit !== undefined) args["x-delivery-limit"] = options.deliveryLimit;',
+    [REPLIES],
+  ),
+  // --- main.ts: the eight metric wirings -------------------------------------------------------
+  drop(
+    "metric-requests",
+    "main.ts",
+    'metrics.requests.inc({ extension, route: outcome.route ?? "unmatched", status });',
+    [METRICS],
+  ),
+  drop(
+    "metric-duration",
+    "main.ts",
+    "metrics.requestDuration.observe({ extension }, ms / 1000);",
+    [METRICS],
+  ),
+  drop(
+    "metric-replies-failed",
+    "main.ts",
+    'if (disposition !== "acked") metrics.repliesFailed.inc({ extension, reason: disposition });',
+    [METRICS, REPLIES],
+  ),
+  {
+    id: "metric-rejected",
+    file: "main.ts",
+    search: "metrics.messagesRejected.inc({ extension: consumer, reason: rejectReason(reason) }),",
+    replace: "void [consumer, reason],",
+    tests: [METRICS],
+  },
+  drop(
+    "metric-reconnects",
+    "main.ts",
+    'if (state === "consuming" && connects++ > 0) metrics.reconnects.inc();',
+    [METRICS],
+  ),
+  drop("metric-in-flight", "main.ts", "metrics.inFlight.set({}, service.inFlight());", [
+    METRICS,
+    DRAIN,
+  ]),
+  {
+    id: "metric-notifications",
+    file: "main.ts",
+    search:
+      'onEvent: (type, outcome) => metrics.notifications.inc({ type: type || "unknown", outcome }),',
+    replace: "onEvent: () => {},",
+    tests: [METRICS],
+  },
+  {
+    id: "metric-decisions",
+    file: "main.ts",
+    search: "onDecision: (action) => metrics.blockingTaskDecisions.inc({ action }),",
+    replace: "onDecision: () => {},",
+    tests: [METRICS],
+  },
+  // --- main.ts serve: every default ------------------------------------------------------------
+  {
+    id: "default-drain-0",
+    file: "main.ts",
+    search: 'positiveInt("--drain-ms", 0),\n    ).default(5000)',
+    replace: 'positiveInt("--drain-ms", 0),\n    ).default(0)',
+    tests: [DEFAULTS, DRAIN],
+  },
+  {
+    id: "default-http-host-any",
+    file: "main.ts",
+    search: '"address of the HTTP listener").default("127.0.0.1")',
+    replace: '"address of the HTTP listener").default("0.0.0.0")',
+    tests: [DEFAULTS],
+  },
+  {
+    id: "default-prefetch-64",
+    file: "main.ts",
+    search: 'positiveInt("--prefetch"),\n    ).default(128)',
+    replace: 'positiveInt("--prefetch"),\n    ).default(64)',
+    tests: [DEFAULTS],
+  },
+  {
+    id: "default-max-in-flight-1000",
+    file: "main.ts",
+    search: 'positiveInt("--max-in-flight")).default(100)',
+    replace: 'positiveInt("--max-in-flight")).default(1000)',
+    tests: [DEFAULTS, DRAIN],
+  },
+  {
+    id: "default-handler-timeout-9000",
+    file: "main.ts",
+    search: 'positiveInt("--handler-timeout-ms")).default(8000)',
+    replace: 'positiveInt("--handler-timeout-ms")).default(9000)',
+    tests: [DEFAULTS],
+  },
+  {
+    id: "default-vcd-timeout-12000",
+    file: "main.ts",
+    search: 'positiveInt("--vcd-timeout-ms")).default(10_000)',
+    replace: 'positiveInt("--vcd-timeout-ms")).default(12_000)',
+    tests: [DEFAULTS],
+  },
+  {
+    id: "default-max-envelope-2MiB",
+    file: "main.ts",
+    search: 'positiveInt("--max-envelope-bytes")).default(1_048_576)',
+    replace: 'positiveInt("--max-envelope-bytes")).default(2_097_152)',
+    tests: [DEFAULTS],
+  },
+  {
+    id: "default-max-body-1MiB",
+    file: "main.ts",
+    search: 'positiveInt("--max-body-bytes")).default(524_288)',
+    replace: 'positiveInt("--max-body-bytes")).default(1_048_576)',
+    tests: [DEFAULTS],
+  },
+  {
+    id: "default-log-level-warn",
+    file: "main.ts",
+    search: '"info" as LogLevel,',
+    replace: '"warn" as LogLevel,',
+    tests: [DEFAULTS],
+  },
+  {
+    id: "default-queue-type-quorum",
+    file: "main.ts",
+    search: '.choices(["classic", "quorum"] as const).default("classic" as const),',
+    replace: '.choices(["classic", "quorum"] as const).default("quorum" as const),',
+    tests: [DEFAULTS, REPLIES],
+  },
+  {
+    id: "default-exchange",
+    file: "main.ts",
+    search: '.default("vcdext");',
+    replace: '.default("vcdext.other");',
+    tests: [DEFAULTS],
+  },
+  {
+    id: "default-amqp-url",
+    file: "main.ts",
+    search: '.default("amqp://guest:guest@127.0.0.1:5672");',
+    replace: '.default("amqp://guest:guest@127.0.0.1:5673");',
+    tests: [DEFAULTS],
+  },
+  {
+    id: "default-notifications-exchange",
+    file: "main.ts",
+    search:
+      '"vCD\'s JSON notification exchange (topic); empty to disable",\n    ).default("vcd.notifications20")',
+    replace:
+      '"vCD\'s JSON notification exchange (topic); empty to disable",\n    ).default("vcd.notifications")',
+    tests: [DEFAULTS],
+  },
+  {
+    id: "default-notifications-queue",
+    file: "main.ts",
+    search:
+      '"the service\'s own queue for notifications (shared by its instances)",\n    ).default("vcdext.notifications")',
+    replace:
+      '"the service\'s own queue for notifications (shared by its instances)",\n    ).default("vcdext.events")',
+    tests: [DEFAULTS],
+  },
+  {
+    id: "default-vcd-api-version",
+    file: "main.ts",
+    search: '"vCloud API version to ask for").default("36.0")',
+    replace: '"vCloud API version to ask for").default("37.0")',
+    tests: [DEFAULTS],
+  },
+  // --- replies on the wire ---------------------------------------------------------------------
+  {
+    id: "unconfirmed-reply-acked",
+    file: "lib/amqp.ts",
+    search: '} else settle(s, msg, "requeue");',
+    replace: '} else settle(s, msg, "ack");',
+    tests: [REPLIES],
+  },
+  {
+    id: "reply-message-type",
+    file: "lib/amqp.ts",
+    search: 'messageType: "ProcessHttpResponse",',
+    replace: 'messageType: "ProcessHttpRequest",',
+    tests: [REPLIES],
+  },
+  {
+    id: "reply-ttl-1ms",
+    file: "lib/amqp.ts",
+    search: "String(config.replyExpirationMs ?? 15_000)",
+    replace: "String(config.replyExpirationMs ?? 1)",
+    tests: [REPLIES],
+  },
+  {
+    id: "no-body-sniffing",
+    file: "lib/dispatch.ts",
+    search: 'return first === "<" ? "xml" : first === "{" || first === "[" ? "json" : undefined;',
+    replace: "return undefined;",
+    tests: [REPLIES, "tests/dispatch_test.ts"],
+  },
+  {
+    id: "help-exits-1",
+    file: "main.ts",
+    search: "  .showHelpAfterError()\n",
+    replace:
+      '  .showHelpAfterError()\n  .exitOverride((e) => exit(e.code === "commander.helpDisplayed" ? 1 : e.exitCode))\n',
+    tests: ["tests/cli_test.ts", "tests/bundle_test.ts"],
+  },
+  // --- our own: lib/amqp.ts, the consumer and reply side ---------------------------------------
+  drop("reply-without-correlation-id", "lib/amqp.ts", "correlationId: d.correlationId,\n", [
+    REPLIES,
+  ]),
+  {
+    id: "queue-not-durable",
+    file: "lib/amqp.ts",
+    search: "await consume.assertQueue(spec.queue, {\n        durable: true,",
+    replace: "await consume.assertQueue(spec.queue, {\n        durable: false,",
+    tests: [REPLIES],
+  },
+  {
+    id: "prefetch-ignored",
+    file: "lib/amqp.ts",
+    search: "await consume.prefetch(config.prefetch);",
+    replace: "await consume.prefetch(1);",
+    tests: [DEFAULTS],
+  },
+  {
+    id: "confirm-timeout-counted-acked",
+    file: "lib/amqp.ts",
+    search: 'unconfirmed.expire(performance.now(), "requeued");',
+    replace: 'unconfirmed.expire(performance.now(), "acked");',
+    tests: [REPLIES, METRICS],
+  },
+  {
+    id: "missing-reply-exchange-requeued",
+    file: "lib/amqp.ts",
+    search:
+      '"reply exchange does not exist; message rejected without requeue",\n      );\n      settle(s, msg, "reject");',
+    replace:
+      '"reply exchange does not exist; message rejected without requeue",\n      );\n      settle(s, msg, "requeue");',
+    tests: [METRICS, "tests/amqp_integration_test.ts"],
+  },
+  // --- our own: main.ts ------------------------------------------------------------------------
+  drop(
+    "reject-reason-lost",
+    "main.ts",
+    'if (reason.startsWith("message has no")) return "no-reply-coordinates";',
+    [METRICS],
+  ),
+  {
+    id: "reconnect-counted-at-start",
+    file: "main.ts",
+    search: 'state === "consuming" && connects++ > 0',
+    replace: 'state === "consuming" && connects++ >= 0',
+    tests: [METRICS],
+  },
+  drop("sigint-ignored", "main.ts", 'Deno.addSignalListener("SIGINT", handler);', [DRAIN]),
+  {
+    id: "timeout-order-unchecked",
+    file: "main.ts",
+    search: "if (options.handlerTimeoutMs >= options.vcdTimeoutMs) {",
+    replace: "if (options.handlerTimeoutMs > options.vcdTimeoutMs) {",
+    tests: [DEFAULTS],
+  },
+  // --- our own: lib/ ---------------------------------------------------------------------------
+  {
+    id: "readyz-always-ready",
+    file: "lib/http.ts",
+    search: "return options.ready()\n",
+    replace: "return true\n",
+    tests: [METRICS],
+  },
+  {
+    id: "deadline-fires-late",
+    file: "lib/deadlines.ts",
+    search: "if (d.at <= now) {",
+    replace: "if (d.at <= now - 1000) {",
+    tests: ["tests/deadlines_test.ts", REPLIES],
+  },
+  {
+    id: "envelope-limit-off-by-one",
+    file: "lib/envelope.ts",
+    search: "bytes.byteLength > limits.maxEnvelopeBytes",
+    replace: "bytes.byteLength >= limits.maxEnvelopeBytes",
+    tests: ["tests/envelope_test.ts", DEFAULTS],
+  },
+  drop("router-trailing-slash", "lib/router.ts", 'if (n > 1 && parts[n] === "") n--;', [
+    "tests/router_test.ts",
+  ]),
+  {
+    id: "notification-false-header",
+    file: "lib/notification.ts",
+    search: 'return s === "true" ? true : s === "false" ? false : undefined;',
+    replace: 'return s === "true" ? true : undefined;',
+    tests: ["tests/notification_test.ts"],
+  },
+  drop(
+    "binding-key-no-tail",
+    "lib/notification.ts",
+    'if (segments.at(-1) !== "**") words.push("#");',
+    [
+      "tests/notification_test.ts",
+      "tests/events_test.ts",
+    ],
+  ),
+  {
+    id: "event-retry-no-backoff",
+    file: "lib/events.ts",
+    search: "await options.sleep(100 * 2 ** n);",
+    replace: "await options.sleep(100);",
+    tests: ["tests/events_test.ts"],
+  },
+  {
+    id: "histogram-bound-in-next-bucket",
+    file: "lib/metrics.ts",
+    search: "while (i < b.length && v > (b[i] as number)) i++;",
+    replace: "while (i < b.length && v >= (b[i] as number)) i++;",
+    tests: ["tests/metrics_test.ts"],
+  },
+  {
+    id: "histogram-not-cumulative",
+    file: "lib/metrics.ts",
+    search: "cumulative += s.counts[i] ?? 0;",
+    replace: "cumulative = s.counts[i] ?? 0;",
+    tests: ["tests/metrics_test.ts"],
+  },
+  {
+    id: "log-messages-not-scrubbed",
+    file: "lib/log.ts",
+    search: 'const scrubbed = args.map((a) => (typeof a === "string" ? scrub(a) : a));',
+    replace: "const scrubbed = args;",
+    tests: ["tests/log_test.ts"],
+  },
+  drop("log-authorization-not-redacted", "lib/log.ts", '  "headers.Authorization",\n', [
+    "tests/log_test.ts",
+  ]),
+  {
+    id: "registrar-priority-dropped",
+    file: "lib/registrar.ts",
+    search: "...(options.priority === undefined ? {} : { priority: options.priority }),",
+    replace: "...{},",
+    tests: ["tests/registrar_test.ts"],
+  },
+];
