@@ -38,6 +38,7 @@ Deno.test("serve's /metrics moves every metric: requests, duration, in-flight, f
         `${notifications}.q`,
         "--vcd-url",
         vcd.url,
+        "--vcd-allow-http",
       ],
       env: { VCDEXT_VCD_TOKEN: vcd.issueToken() },
       cleanup: { queues: [`${notifications}.q`], exchanges: [notifications] },
