@@ -451,11 +451,19 @@ async function serve(
 function settingsForLog(options: ServeOptions & { logLevel: LogLevel }): Record<string, unknown> {
   const { amqpUrl, vcdToken, vcdUrl, ...rest } = options;
   return {
-    amqpUrl: scrub(amqpUrl),
+    amqpUrl: safeUrlText(amqpUrl),
     ...rest,
-    ...(vcdUrl === undefined ? {} : { vcdUrl: scrub(vcdUrl) }),
+    ...(vcdUrl === undefined ? {} : { vcdUrl: safeUrlText(vcdUrl) }),
     ...(vcdToken === undefined ? {} : { vcdToken: "[set]" }),
   };
+}
+
+/**
+ * A URL for a log line: its password found by parsing (space, `@`, `/` included), then the rest
+ * scrubbed by shape (`?password=`).
+ */
+function safeUrlText(url: string): string {
+  return scrub(redactUrl(url));
 }
 
 function onSignals(stop: () => Promise<void>): void {

@@ -93,6 +93,15 @@ Deno.test("vcdext serve fails fast with the password redacted when the broker re
   assert.doesNotMatch(r.stderr, /hunter2secret/);
 });
 
+Deno.test("vcdext serve keeps a broker password with a space, @ or / out of every line, the settings line too", async () => {
+  for (const password of ["wr0ng PW-1234", "pa55@w0rd-5678", "pa55/w0rd-9012"]) {
+    const r = await run(["serve", "--amqp-url", `amqp://guest:${password}@127.0.0.1:1`]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /"msg":"serve settings"/);
+    assert.ok(!r.stderr.includes(password), `${password} reached stderr:\n${r.stderr}`);
+  }
+});
+
 Deno.test("vcdext --help lists every serve flag with its default", async () => {
   const r = await run(["serve", "--help"]);
   assert.equal(r.code, 0);
