@@ -13,6 +13,7 @@ import {
   CellClient,
   type ConsumerSpec,
   type RunningService,
+  safeUrl,
   startService,
 } from "./lib/amqp.ts";
 import {
@@ -36,7 +37,7 @@ import {
   type LogSink,
   silentLogger,
 } from "./lib/log.ts";
-import { redactUrl, scrub } from "./lib/redact.ts";
+import { scrub } from "./lib/redact.ts";
 import { eventProcessor } from "./lib/events.ts";
 import { describeExtensions, inventoryJson } from "./lib/inventory.ts";
 import { renderServiceDocument } from "./lib/register.ts";
@@ -449,21 +450,13 @@ async function serve(
  * broker refuses too. No secrets: URL passwords are scrubbed and a vCD token shows only as set.
  */
 function settingsForLog(options: ServeOptions & { logLevel: LogLevel }): Record<string, unknown> {
-  const { amqpUrl, vcdToken, vcdUrl, ...rest } = options;
+  const { amqpUrl, vcdToken, vcdUrl, vcdPassword: _password, ...rest } = options;
   return {
-    amqpUrl: safeUrlText(amqpUrl),
+    amqpUrl: safeUrl(amqpUrl),
     ...rest,
-    ...(vcdUrl === undefined ? {} : { vcdUrl: safeUrlText(vcdUrl) }),
+    ...(vcdUrl === undefined ? {} : { vcdUrl: safeUrl(vcdUrl) }),
     ...(vcdToken === undefined ? {} : { vcdToken: "[set]" }),
   };
-}
-
-/**
- * A URL for a log line: its password found by parsing (space, `@`, `/` included), then the rest
- * scrubbed by shape (`?password=`).
- */
-function safeUrlText(url: string): string {
-  return scrub(redactUrl(url));
 }
 
 function onSignals(stop: () => Promise<void>): void {
@@ -842,10 +835,10 @@ program
     let admin: BrokerAdmin | undefined;
     try {
       admin = await BrokerAdmin.connect(options.amqpUrl, tls);
-      rows.push([`connect ${redactUrl(options.amqpUrl)}`, true, admin.serverVersion()]);
+      rows.push([`connect ${safeUrl(options.amqpUrl)}`, true, admin.serverVersion()]);
     } catch (e) {
       // BrokerAdmin.connect's message leaves the URL's password out already (connectError).
-      rows.push([`connect ${redactUrl(options.amqpUrl)}`, false, scrub((e as Error).message)]);
+      rows.push([`connect ${safeUrl(options.amqpUrl)}`, false, scrub((e as Error).message)]);
     }
     if (admin) {
       try {

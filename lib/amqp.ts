@@ -121,10 +121,11 @@ export interface RunningService {
 
 /**
  * A URL with its password replaced, for logs and errors: by parsing ({@linkcode redactUrl}),
- * since a pattern missed passwords with a space, a raw `@` or `/`, which amqplib accepts.
+ * since a pattern missed passwords with a space, a raw `@` or `/`, which amqplib accepts; then
+ * scrubbed by shape for what parsing does not see (`?password=` in the query).
  */
 export function safeUrl(url: string): string {
-  return redactUrl(url);
+  return scrub(redactUrl(url));
 }
 
 const CONNECT_ADVICE =
