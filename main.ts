@@ -15,7 +15,7 @@ import {
   type RunningService,
   safeUrl,
   startService,
-} from "./lib/amqp.ts";
+} from "./lib/transport/amqp/amqp.ts";
 import {
   buildRequest,
   type CellRequest,
@@ -24,9 +24,9 @@ import {
   describeExchange,
   SAMPLE,
   sampleRequest,
-} from "./lib/cell.ts";
-import { compile } from "./lib/dispatch.ts";
-import type { Extension } from "./lib/extension.ts";
+} from "./lib/sim/cell.ts";
+import { compile } from "./lib/core/dispatch.ts";
+import type { Extension } from "./lib/core/extension.ts";
 import {
   accessLine,
   createLogger,
@@ -36,18 +36,18 @@ import {
   type LogLevel,
   type LogSink,
   silentLogger,
-} from "./lib/log.ts";
-import { scrub } from "./lib/redact.ts";
-import { eventProcessor } from "./lib/events.ts";
-import { describeExtensions, inventoryJson } from "./lib/inventory.ts";
-import { renderServiceDocument } from "./lib/register.ts";
-import { describeResult, register } from "./lib/registrar.ts";
-import { startHttp } from "./lib/http.ts";
-import { type VcdextMetrics, vcdextMetrics } from "./lib/metrics.ts";
-import { FAKE_USER, startFakeVcd } from "./lib/fake_vcd.ts";
-import { jsonNotificationExample } from "./lib/notification.ts";
-import { endpoint } from "./lib/service.ts";
-import { blockingTaskGateway, VcdClient } from "./lib/vcd.ts";
+} from "./lib/observability/log.ts";
+import { scrub } from "./lib/core/redact.ts";
+import { eventProcessor } from "./lib/core/events.ts";
+import { describeExtensions, inventoryJson } from "./lib/app/inventory.ts";
+import { renderServiceDocument } from "./lib/core/register.ts";
+import { describeResult, register } from "./lib/vcd/registrar.ts";
+import { startHttp } from "./lib/observability/http.ts";
+import { type VcdextMetrics, vcdextMetrics } from "./lib/observability/metrics.ts";
+import { FAKE_USER, startFakeVcd } from "./lib/sim/fake_vcd.ts";
+import { jsonNotificationExample } from "./lib/core/notification.ts";
+import { endpoint } from "./lib/core/service.ts";
+import { blockingTaskGateway, VcdClient } from "./lib/vcd/client.ts";
 import { extensions } from "./handlers/mod.ts";
 
 const VERSION = "0.1.0";
@@ -1064,7 +1064,7 @@ async function waitUntil(predicate: () => boolean, ms: number): Promise<void> {
 try {
   await program.parseAsync(process.argv);
 } catch (e) {
-  // Connection errors come from lib/amqp.ts with the broker URL's password already left out.
+  // Connection errors come from lib/transport/amqp/amqp.ts with the broker URL's password already left out.
   const message = scrub(e instanceof Error ? e.message : String(e));
   stderrSink.flush();
   console.error(`vcdext: ${message}`);

@@ -3,7 +3,7 @@
  * exactly what is imported here: to add an extension, write `handlers/<name>.ts` and list it.
  */
 
-import type { Extension } from "../lib/extension.ts";
+import type { Extension } from "../lib/sdk.ts";
 import ticketing from "./ticketing.ts";
 import vappPolicy from "./vapp_policy.ts";
 

@@ -17,15 +17,17 @@
  */
 
 import {
+  childText,
   defineExtension,
+  el,
   type Extension,
   type HandlerContext,
+  HttpError,
+  quote,
   representation,
   route,
-} from "../lib/extension.ts";
-import { HttpError } from "../lib/errors.ts";
-import { quote } from "../lib/redact.ts";
-import { childText, el, type XmlNode } from "../lib/xml.ts";
+  type XmlNode,
+} from "../lib/sdk.ts";
 import {
   MemoryTicketStore,
   type Ticket,

@@ -9,7 +9,7 @@
  * `vdcInstantiateVapp` (Administration → Blocking Tasks) for this to take effect.
  */
 
-import { defineExtension } from "../lib/extension.ts";
+import { defineExtension } from "../lib/sdk.ts";
 
 /** The naming rule, exported for tests and documentation. */
 export const VAPP_NAME = /^(dev|test|prod)-[a-z0-9][a-z0-9-]{1,47}$/;

@@ -6,7 +6,7 @@ import {
   blockingTaskId,
   type Decision,
   parseBlockingTask,
-} from "../lib/blocking.ts";
+} from "../lib/core/blocking.ts";
 
 const PROLOG = '<?xml version="1.0" encoding="UTF-8"?>';
 const VMEXT = "http://www.vmware.com/vcloud/extension/v1.5";

@@ -3,10 +3,10 @@
  * exchange and queue, a simulated cell, captured log lines, and cleanup afterwards.
  */
 
-import { BrokerAdmin, CellClient, type RunningService, startService } from "../lib/amqp.ts";
-import type { Extension } from "../lib/extension.ts";
-import { createLogger } from "../lib/log.ts";
-import { endpoint, type EndpointOptions } from "../lib/service.ts";
+import { BrokerAdmin, CellClient, type RunningService, startService } from "../lib/transport/amqp/amqp.ts";
+import type { Extension } from "../lib/core/extension.ts";
+import { createLogger } from "../lib/observability/log.ts";
+import { endpoint, type EndpointOptions } from "../lib/core/service.ts";
 
 /** The shared broker (override with VCDEXT_TEST_AMQP_URL). */
 export const AMQP_URL = Deno.env.get("VCDEXT_TEST_AMQP_URL") ?? "amqp://guest:guest@127.0.0.1:5672";

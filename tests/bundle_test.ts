@@ -9,8 +9,8 @@
  */
 
 import assert from "node:assert/strict";
-import { BrokerAdmin } from "../lib/amqp.ts";
-import { SAMPLE } from "../lib/cell.ts";
+import { BrokerAdmin } from "../lib/transport/amqp/amqp.ts";
+import { SAMPLE } from "../lib/sim/cell.ts";
 import { AMQP_URL, eventually, uniqueName } from "./broker.ts";
 
 const DENO = Deno.execPath();

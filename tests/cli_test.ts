@@ -4,9 +4,9 @@
  */
 
 import assert from "node:assert/strict";
-import { BrokerAdmin } from "../lib/amqp.ts";
-import { SAMPLE } from "../lib/cell.ts";
-import { FAKE_USER, startFakeVcd } from "../lib/fake_vcd.ts";
+import { BrokerAdmin } from "../lib/transport/amqp/amqp.ts";
+import { SAMPLE } from "../lib/sim/cell.ts";
+import { FAKE_USER, startFakeVcd } from "../lib/sim/fake_vcd.ts";
 import { AMQP_URL, eventually, uniqueName } from "./broker.ts";
 import { Proc } from "./proc.ts";
 

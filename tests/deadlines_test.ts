@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { DeadlineQueue } from "../lib/deadlines.ts";
+import { DeadlineQueue } from "../lib/core/deadlines.ts";
 
 Deno.test("DeadlineQueue settles each deadline once, whichever comes first", () => {
   const q = new DeadlineQueue<string>();

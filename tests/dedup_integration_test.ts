@@ -4,7 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { buildRequest, decodeReply } from "../lib/cell.ts";
+import { buildRequest, decodeReply } from "../lib/sim/cell.ts";
 import { ticketing } from "../handlers/ticketing.ts";
 import { withService } from "./broker.ts";
 import { ORG, OTHER_ORG } from "./fixtures.ts";

@@ -5,9 +5,9 @@
  */
 
 import assert from "node:assert/strict";
-import { decodeReply } from "../lib/cell.ts";
-import { defineExtension, type HandlerResult, route } from "../lib/extension.ts";
-import { type Decision, type Delivery, endpoint, type ReplyDecision } from "../lib/service.ts";
+import { decodeReply } from "../lib/sim/cell.ts";
+import { defineExtension, type HandlerResult, route } from "../lib/core/extension.ts";
+import { type Decision, type Delivery, endpoint, type ReplyDecision } from "../lib/core/service.ts";
 import { envelopeBytes, httpElement, ORG, OTHER_ORG, securityElement, utf8 } from "./fixtures.ts";
 
 const USER_B = "urn:vcloud:user:0b0b0b0b-0000-4000-8000-000000000000";

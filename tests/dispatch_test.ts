@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { compile, dispatch, ERROR_BASE, errorReply, undecodableReply } from "../lib/dispatch.ts";
-import { EnvelopeError, type Reply } from "../lib/envelope.ts";
-import { HttpError } from "../lib/errors.ts";
-import { defineExtension, representation, route } from "../lib/extension.ts";
-import { childText, el, type XmlNode } from "../lib/xml.ts";
+import { compile, dispatch, ERROR_BASE, errorReply, undecodableReply } from "../lib/core/dispatch.ts";
+import { EnvelopeError, type Reply } from "../lib/core/envelope.ts";
+import { HttpError } from "../lib/core/errors.ts";
+import { defineExtension, representation, route } from "../lib/core/extension.ts";
+import { childText, el, type XmlNode } from "../lib/core/xml.ts";
 import { AUTH_HEADERS, leaksCredential, RIGHTS, security, TOKENS, vcdRequest } from "./fixtures.ts";
 
 const XML_PROLOG = '<?xml version="1.0" encoding="UTF-8"?>';

@@ -6,8 +6,8 @@ import {
   type Reply,
   type ReplyMessage,
   type VcdRequest,
-} from "../lib/envelope.ts";
-import { HttpError } from "../lib/errors.ts";
+} from "../lib/core/envelope.ts";
+import { HttpError } from "../lib/core/errors.ts";
 import {
   b64,
   envelopeBytes,

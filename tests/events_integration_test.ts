@@ -6,13 +6,13 @@
  */
 
 import assert from "node:assert/strict";
-import { BrokerAdmin, CellClient, startService } from "../lib/amqp.ts";
-import { eventProcessor } from "../lib/events.ts";
-import { defineExtension } from "../lib/extension.ts";
-import { FAKE_USER, startFakeVcd } from "../lib/fake_vcd.ts";
-import { createLogger, silentLogger } from "../lib/log.ts";
-import { jsonNotificationExample, xmlNotificationExample } from "../lib/notification.ts";
-import { blockingTaskGateway, VcdClient } from "../lib/vcd.ts";
+import { BrokerAdmin, CellClient, startService } from "../lib/transport/amqp/amqp.ts";
+import { eventProcessor } from "../lib/core/events.ts";
+import { defineExtension } from "../lib/core/extension.ts";
+import { FAKE_USER, startFakeVcd } from "../lib/sim/fake_vcd.ts";
+import { createLogger, silentLogger } from "../lib/observability/log.ts";
+import { jsonNotificationExample, xmlNotificationExample } from "../lib/core/notification.ts";
+import { blockingTaskGateway, VcdClient } from "../lib/vcd/client.ts";
 import vappPolicy from "../handlers/vapp_policy.ts";
 import { AMQP_URL, eventually, uniqueName } from "./broker.ts";
 

@@ -1,12 +1,12 @@
 /** eventProcessor() without a broker: matching, filters, retries, blocking-task decisions. */
 
 import assert from "node:assert/strict";
-import type { BlockingTask, Decision as BlockingDecision } from "../lib/blocking.ts";
-import { type BlockingTaskGateway, eventProcessor } from "../lib/events.ts";
-import { defineExtension, type Subscription } from "../lib/extension.ts";
-import { silentLogger } from "../lib/log.ts";
-import { jsonNotificationExample, type NotificationMessage } from "../lib/notification.ts";
-import type { Delivery } from "../lib/service.ts";
+import type { BlockingTask, Decision as BlockingDecision } from "../lib/core/blocking.ts";
+import { type BlockingTaskGateway, eventProcessor } from "../lib/core/events.ts";
+import { defineExtension, type Subscription } from "../lib/core/extension.ts";
+import { silentLogger } from "../lib/observability/log.ts";
+import { jsonNotificationExample, type NotificationMessage } from "../lib/core/notification.ts";
+import type { Delivery } from "../lib/core/service.ts";
 import vappPolicy, { VAPP_NAME } from "../handlers/vapp_policy.ts";
 
 const signal = new AbortController().signal;

@@ -4,13 +4,13 @@
  */
 
 import assert from "node:assert/strict";
-import { buildRequest, decodeReply, SAMPLE } from "../lib/cell.ts";
+import { buildRequest, decodeReply, SAMPLE } from "../lib/sim/cell.ts";
 import {
   ExchangeMemory,
   isExchangeName,
   MAX_REMEMBERED_EXCHANGES,
   MISSING_EXCHANGE_TTL_MS,
-} from "../lib/exchanges.ts";
+} from "../lib/transport/amqp/exchanges.ts";
 import { ticketing } from "../handlers/ticketing.ts";
 import { eventually, withService } from "./broker.ts";
 

@@ -6,8 +6,8 @@
  */
 
 import assert from "node:assert/strict";
-import { BrokerAdmin, CellClient } from "../lib/amqp.ts";
-import { buildRequest, type CellRequest, decodeReply, SAMPLE } from "../lib/cell.ts";
+import { BrokerAdmin, CellClient } from "../lib/transport/amqp/amqp.ts";
+import { buildRequest, type CellRequest, decodeReply, SAMPLE } from "../lib/sim/cell.ts";
 import { eventually, uniqueName } from "./broker.ts";
 import {
   type PrivateBroker,

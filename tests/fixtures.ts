@@ -4,8 +4,8 @@
  * and fake credentials shaped like real ones, so tests can scan replies and logs for them.
  */
 
-import type { SecurityContext, VcdRequest } from "../lib/envelope.ts";
-import type { Delivery } from "../lib/service.ts";
+import type { SecurityContext, VcdRequest } from "../lib/core/envelope.ts";
+import type { Delivery } from "../lib/core/service.ts";
 
 const encoder = new TextEncoder();
 

@@ -7,8 +7,8 @@
 import assert from "node:assert/strict";
 import v8 from "node:v8";
 import vm from "node:vm";
-import { decodeReply } from "../lib/cell.ts";
-import { type Delivery, endpoint } from "../lib/service.ts";
+import { decodeReply } from "../lib/sim/cell.ts";
+import { type Delivery, endpoint } from "../lib/core/service.ts";
 import { ticketing } from "../handlers/ticketing.ts";
 import { ORG, prng, securityElement, utf8 } from "./fixtures.ts";
 

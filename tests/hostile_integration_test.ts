@@ -6,15 +6,15 @@
 import assert from "node:assert/strict";
 import ticketing from "../handlers/ticketing.ts";
 import vappPolicy from "../handlers/vapp_policy.ts";
-import { BrokerAdmin, CellClient, startService } from "../lib/amqp.ts";
-import { buildRequest, decodeReply, SAMPLE } from "../lib/cell.ts";
-import { eventProcessor } from "../lib/events.ts";
-import { defineExtension } from "../lib/extension.ts";
-import { FAKE_USER, startFakeVcd } from "../lib/fake_vcd.ts";
-import { createLogger } from "../lib/log.ts";
-import { jsonNotificationExample, xmlNotificationExample } from "../lib/notification.ts";
-import { CLIP_MARK } from "../lib/redact.ts";
-import { blockingTaskGateway, VcdClient } from "../lib/vcd.ts";
+import { BrokerAdmin, CellClient, startService } from "../lib/transport/amqp/amqp.ts";
+import { buildRequest, decodeReply, SAMPLE } from "../lib/sim/cell.ts";
+import { eventProcessor } from "../lib/core/events.ts";
+import { defineExtension } from "../lib/core/extension.ts";
+import { FAKE_USER, startFakeVcd } from "../lib/sim/fake_vcd.ts";
+import { createLogger } from "../lib/observability/log.ts";
+import { jsonNotificationExample, xmlNotificationExample } from "../lib/core/notification.ts";
+import { CLIP_MARK } from "../lib/core/redact.ts";
+import { blockingTaskGateway, VcdClient } from "../lib/vcd/client.ts";
 import { AMQP_URL, eventually, uniqueName, withService } from "./broker.ts";
 
 const PATH = `/api/org/${SAMPLE.orgId}/ticketing`;

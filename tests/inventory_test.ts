@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import ticketing from "../handlers/ticketing.ts";
 import vappPolicy from "../handlers/vapp_policy.ts";
-import { defineExtension } from "../lib/extension.ts";
-import { describeExtensions, inventoryJson } from "../lib/inventory.ts";
-import { bindingKeyFor } from "../lib/notification.ts";
-import { urlPattern } from "../lib/register.ts";
+import { defineExtension } from "../lib/core/extension.ts";
+import { describeExtensions, inventoryJson } from "../lib/app/inventory.ts";
+import { bindingKeyFor } from "../lib/core/notification.ts";
+import { urlPattern } from "../lib/core/register.ts";
 
 const OPTIONS = { exchange: "vcdext", notificationsExchange: "vcd.notifications20" } as const;
 const LOADED = [ticketing, vappPolicy];

@@ -7,15 +7,15 @@
  */
 
 import assert from "node:assert/strict";
-import { blockingTaskId } from "../lib/blocking.ts";
-import { compile, dispatch, errorReply } from "../lib/dispatch.ts";
-import { decodeRequest } from "../lib/envelope.ts";
-import { HttpError } from "../lib/errors.ts";
-import { defineExtension, route } from "../lib/extension.ts";
-import { negotiate, parseAccept } from "../lib/negotiate.ts";
-import { decodeNotification } from "../lib/notification.ts";
-import { scrub } from "../lib/redact.ts";
-import { el, parseXml, renderXml } from "../lib/xml.ts";
+import { blockingTaskId } from "../lib/core/blocking.ts";
+import { compile, dispatch, errorReply } from "../lib/core/dispatch.ts";
+import { decodeRequest } from "../lib/core/envelope.ts";
+import { HttpError } from "../lib/core/errors.ts";
+import { defineExtension, route } from "../lib/core/extension.ts";
+import { negotiate, parseAccept } from "../lib/core/negotiate.ts";
+import { decodeNotification } from "../lib/core/notification.ts";
+import { scrub } from "../lib/core/redact.ts";
+import { el, parseXml, renderXml } from "../lib/core/xml.ts";
 import { vcdRequest } from "./fixtures.ts";
 
 /**

@@ -1,10 +1,10 @@
 /**
- * The logger (lib/log.ts) as the service uses it: credentials in a message string, in fields
+ * The logger (lib/observability/log.ts) as the service uses it: credentials in a message string, in fields
  * and in errors never reach the line that is written.
  */
 
 import assert from "node:assert/strict";
-import { createLogger, errorFields } from "../lib/log.ts";
+import { createLogger, errorFields } from "../lib/observability/log.ts";
 
 function capture(): { lines: string[]; log: ReturnType<typeof createLogger> } {
   const lines: string[] = [];

@@ -12,8 +12,8 @@
  */
 
 import assert from "node:assert/strict";
-import { BrokerAdmin, CellClient } from "../lib/amqp.ts";
-import { buildRequest, decodeReply, SAMPLE } from "../lib/cell.ts";
+import { BrokerAdmin, CellClient } from "../lib/transport/amqp/amqp.ts";
+import { buildRequest, decodeReply, SAMPLE } from "../lib/sim/cell.ts";
 import { AMQP_URL, eventually, uniqueName } from "./broker.ts";
 import { Proc } from "./proc.ts";
 

@@ -5,7 +5,7 @@ import {
   Metrics,
   METRICS_CONTENT_TYPE,
   vcdextMetrics,
-} from "../lib/metrics.ts";
+} from "../lib/observability/metrics.ts";
 
 /** The sample lines of a rendering (no comments), for metrics with many lines. */
 function samples(text: string, prefix: string): string[] {

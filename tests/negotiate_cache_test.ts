@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import v8 from "node:v8";
 import vm from "node:vm";
-import { MAX_ACCEPT_LENGTH, negotiate, type Offer } from "../lib/negotiate.ts";
+import { MAX_ACCEPT_LENGTH, negotiate, type Offer } from "../lib/core/negotiate.ts";
 
 v8.setFlagsFromString("--expose-gc");
 const gc = vm.runInNewContext("gc") as () => void;

@@ -6,7 +6,7 @@ import {
   type Negotiated,
   type Offer,
   parseAccept,
-} from "../lib/negotiate.ts";
+} from "../lib/core/negotiate.ts";
 
 const TICKET: Offer = { base: "application/vnd.example.ticket", formats: ["xml", "json"] };
 const PLAIN: Offer = { formats: ["xml", "json"] };

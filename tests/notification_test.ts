@@ -13,8 +13,8 @@ import {
   type NotificationInput,
   type RoutingKeyParts,
   xmlNotificationExample,
-} from "../lib/notification.ts";
-import type { XmlNode } from "../lib/xml.ts";
+} from "../lib/core/notification.ts";
+import type { XmlNode } from "../lib/core/xml.ts";
 
 const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text);
 const text = (bytes: Uint8Array): string => new TextDecoder().decode(bytes);

@@ -6,12 +6,12 @@
 
 import assert from "node:assert/strict";
 import ticketing from "../handlers/ticketing.ts";
-import { compile, dispatch, MAX_MESSAGE, wellFormedJson } from "../lib/dispatch.ts";
-import type { Reply } from "../lib/envelope.ts";
-import { HttpError } from "../lib/errors.ts";
-import { defineExtension, route } from "../lib/extension.ts";
-import { CLIP_MARK, QUOTE_LIMIT } from "../lib/redact.ts";
-import { el, parseXml } from "../lib/xml.ts";
+import { compile, dispatch, MAX_MESSAGE, wellFormedJson } from "../lib/core/dispatch.ts";
+import type { Reply } from "../lib/core/envelope.ts";
+import { HttpError } from "../lib/core/errors.ts";
+import { defineExtension, route } from "../lib/core/extension.ts";
+import { CLIP_MARK, QUOTE_LIMIT } from "../lib/core/redact.ts";
+import { el, parseXml } from "../lib/core/xml.ts";
 import { ORG, type RequestSpec, TOKENS, vcdRequest } from "./fixtures.ts";
 
 const decoder = new TextDecoder();

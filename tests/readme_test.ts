@@ -1,8 +1,8 @@
 /** The README's handler example compiles and answers, so the first screen stays true. */
 
 import assert from "node:assert/strict";
-import { compile, dispatch } from "../lib/dispatch.ts";
-import type { Extension } from "../lib/extension.ts";
+import { compile, dispatch } from "../lib/core/dispatch.ts";
+import type { Extension } from "../lib/core/extension.ts";
 import { vcdRequest } from "./fixtures.ts";
 
 /** Runs `deno check` on a file: examples must type-check, not only run. */
@@ -64,7 +64,7 @@ Deno.test("every other ts block of the README compiles and defines an extension"
   const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!).slice(1);
   assert.ok(blocks.length >= 1);
   for (const block of blocks) {
-    const code = `import { defineExtension, route } from "../lib/extension.ts";\n${block}`;
+    const code = `import { defineExtension, route } from "../lib/core/extension.ts";\n${block}`;
     const file = new URL(
       `../handlers/.readme_block_${crypto.randomUUID().slice(0, 8)}.ts`,
       import.meta.url,

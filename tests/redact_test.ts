@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { connectError, safeUrl } from "../lib/amqp.ts";
+import { connectError, safeUrl } from "../lib/transport/amqp/amqp.ts";
 import {
   clip,
   CLIP_MARK,
@@ -12,7 +12,7 @@ import {
   scrub,
   SECRET_HEADERS,
   secretsOf,
-} from "../lib/redact.ts";
+} from "../lib/core/redact.ts";
 import { AUTH_HEADERS, fakeJwt, leaksCredential, ORG, TOKENS, USER } from "./fixtures.ts";
 
 const R = "[redacted]";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import ticketing from "../handlers/ticketing.ts";
-import { defineExtension } from "../lib/extension.ts";
+import { defineExtension } from "../lib/core/extension.ts";
 import {
   apiFilters,
   linkHref,
@@ -11,9 +11,9 @@ import {
   serviceDocument,
   serviceHref,
   urlPattern,
-} from "../lib/register.ts";
-import { Router } from "../lib/router.ts";
-import { child, childrenNamed, childText, parseXml, type XmlElement } from "../lib/xml.ts";
+} from "../lib/core/register.ts";
+import { Router } from "../lib/core/router.ts";
+import { child, childrenNamed, childText, parseXml, type XmlElement } from "../lib/core/xml.ts";
 
 const VCLOUD = "http://www.vmware.com/vcloud/v1.5";
 const VMEXT = "http://www.vmware.com/vcloud/extension/v1.5";

@@ -8,11 +8,11 @@ import {
   type RecordedCall,
   startFakeVcd,
   VMEXT_NS,
-} from "../lib/fake_vcd.ts";
-import { SERVICE_MEDIA_TYPE, urlPattern } from "../lib/register.ts";
-import { describeResult, register, type RestClient } from "../lib/registrar.ts";
-import { VcdClient, VcdError } from "../lib/vcd.ts";
-import { childrenNamed, childText, parseXml } from "../lib/xml.ts";
+} from "../lib/sim/fake_vcd.ts";
+import { SERVICE_MEDIA_TYPE, urlPattern } from "../lib/core/register.ts";
+import { describeResult, register, type RestClient } from "../lib/vcd/registrar.ts";
+import { VcdClient, VcdError } from "../lib/vcd/client.ts";
+import { childrenNamed, childText, parseXml } from "../lib/core/xml.ts";
 
 const SERVICES = "/api/admin/extension/service";
 const QUERY = `${SERVICES}/query`;

@@ -3,8 +3,8 @@
  */
 
 import assert from "node:assert/strict";
-import { buildRequest, decodeReply } from "../lib/cell.ts";
-import { defineExtension, type HandlerResult, route } from "../lib/extension.ts";
+import { buildRequest, decodeReply } from "../lib/sim/cell.ts";
+import { defineExtension, type HandlerResult, route } from "../lib/core/extension.ts";
 import { eventually, withService } from "./broker.ts";
 
 function testExtension(slowMs: number) {

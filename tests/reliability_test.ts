@@ -5,10 +5,10 @@
 
 import assert from "node:assert/strict";
 import FakeTimers from "@sinonjs/fake-timers";
-import { decodeReply } from "../lib/cell.ts";
-import { compile, dispatch } from "../lib/dispatch.ts";
-import { defineExtension, route } from "../lib/extension.ts";
-import { type Decision, type Delivery, endpoint, type ReplyDecision } from "../lib/service.ts";
+import { decodeReply } from "../lib/sim/cell.ts";
+import { compile, dispatch } from "../lib/core/dispatch.ts";
+import { defineExtension, route } from "../lib/core/extension.ts";
+import { type Decision, type Delivery, endpoint, type ReplyDecision } from "../lib/core/service.ts";
 import { envelopeBytes, httpElement, vcdRequest } from "./fixtures.ts";
 
 /** A promise with its resolver, to hold a handler open. */

@@ -4,8 +4,8 @@
  */
 
 import assert from "node:assert/strict";
-import type { Outcome } from "../lib/dispatch.ts";
-import { REPLAY_DEFAULTS, ReplayMemory } from "../lib/replay.ts";
+import type { Outcome } from "../lib/core/dispatch.ts";
+import { REPLAY_DEFAULTS, ReplayMemory } from "../lib/core/replay.ts";
 import { utf8 } from "./fixtures.ts";
 
 const A = { org: "urn:vcloud:org:a", user: "urn:vcloud:user:a1" };

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type MatchResult, type Routable, Router } from "../lib/router.ts";
+import { type MatchResult, type Routable, Router } from "../lib/core/router.ts";
 
 /**
  * The routes every case runs against. The literal `/stats` route is declared after the

@@ -6,8 +6,8 @@
  */
 
 import assert from "node:assert/strict";
-import { BrokerAdmin } from "../lib/amqp.ts";
-import { buildRequest, SAMPLE } from "../lib/cell.ts";
+import { BrokerAdmin } from "../lib/transport/amqp/amqp.ts";
+import { buildRequest, SAMPLE } from "../lib/sim/cell.ts";
 import { AMQP_URL, uniqueName } from "./broker.ts";
 import { MAIN, RawCell, replyJson, Serve, settingsOf, waitForLine } from "./entrypoint.ts";
 import { Proc } from "./proc.ts";

@@ -7,8 +7,8 @@
  */
 
 import assert from "node:assert/strict";
-import { BrokerAdmin } from "../lib/amqp.ts";
-import { buildRequest } from "../lib/cell.ts";
+import { BrokerAdmin } from "../lib/transport/amqp/amqp.ts";
+import { buildRequest } from "../lib/sim/cell.ts";
 import { AMQP_URL, eventually } from "./broker.ts";
 import { MAIN_WITH_FIXTURE, RawCell, replyJson, sample, Serve } from "./entrypoint.ts";
 import { FIXTURE_KEY } from "./fixtures/fixture_extension.ts";

@@ -6,9 +6,9 @@
  */
 
 import assert from "node:assert/strict";
-import { buildRequest, SAMPLE } from "../lib/cell.ts";
-import { startFakeVcd } from "../lib/fake_vcd.ts";
-import { jsonNotificationExample } from "../lib/notification.ts";
+import { buildRequest, SAMPLE } from "../lib/sim/cell.ts";
+import { startFakeVcd } from "../lib/sim/fake_vcd.ts";
+import { jsonNotificationExample } from "../lib/core/notification.ts";
 import { eventually, uniqueName } from "./broker.ts";
 import { BrokerProxy, RawCell, replyJson, sample, Serve, waitForLine } from "./entrypoint.ts";
 

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { decodeReply } from "../lib/cell.ts";
-import { defineExtension, route } from "../lib/extension.ts";
-import { type Decision, endpoint, type ReplyDecision } from "../lib/service.ts";
+import { decodeReply } from "../lib/sim/cell.ts";
+import { defineExtension, route } from "../lib/core/extension.ts";
+import { type Decision, endpoint, type ReplyDecision } from "../lib/core/service.ts";
 import {
   AUTH_HEADERS,
   envelopeBytes,

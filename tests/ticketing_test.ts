@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { type App, compile, dispatch } from "../lib/dispatch.ts";
-import type { Reply } from "../lib/envelope.ts";
+import { type App, compile, dispatch } from "../lib/core/dispatch.ts";
+import type { Reply } from "../lib/core/envelope.ts";
 import { MemoryTicketStore, ticketing } from "../handlers/ticketing.ts";
 import { ORG, OTHER_ORG, type RequestSpec, security, vcdRequest } from "./fixtures.ts";
 

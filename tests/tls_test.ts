@@ -14,10 +14,10 @@ import {
   CellClient,
   type RunningService,
   startService,
-} from "../lib/amqp.ts";
-import { buildRequest, decodeReply, SAMPLE } from "../lib/cell.ts";
-import { createLogger } from "../lib/log.ts";
-import { endpoint } from "../lib/service.ts";
+} from "../lib/transport/amqp/amqp.ts";
+import { buildRequest, decodeReply, SAMPLE } from "../lib/sim/cell.ts";
+import { createLogger } from "../lib/observability/log.ts";
+import { endpoint } from "../lib/core/service.ts";
 import { uniqueName } from "./broker.ts";
 import {
   privateBrokerAvailable,

@@ -5,9 +5,9 @@
  */
 
 import assert from "node:assert/strict";
-import { createLogger } from "../lib/log.ts";
-import { blockingTaskGateway, VcdClient } from "../lib/vcd.ts";
-import { FAKE_USER, startFakeVcd } from "../lib/fake_vcd.ts";
+import { createLogger } from "../lib/observability/log.ts";
+import { blockingTaskGateway, VcdClient } from "../lib/vcd/client.ts";
+import { FAKE_USER, startFakeVcd } from "../lib/sim/fake_vcd.ts";
 
 Deno.test("new VcdClient() refuses an http:// base URL unless allowHttp is set", () => {
   for (const baseUrl of ["http://vcd.example.com", "http://127.0.0.1:8080", "HTTP://[::1]/"]) {

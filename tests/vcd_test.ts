@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createLogger } from "../lib/log.ts";
+import { createLogger } from "../lib/observability/log.ts";
 import {
   backoffDelay,
   blockingTaskGateway,
@@ -7,8 +7,8 @@ import {
   VcdClient,
   type VcdClientOptions,
   VcdError,
-} from "../lib/vcd.ts";
-import { childrenNamed, el, parseXml, renderXml } from "../lib/xml.ts";
+} from "../lib/vcd/client.ts";
+import { childrenNamed, el, parseXml, renderXml } from "../lib/core/xml.ts";
 import { FAKE_TLS } from "./fixtures/tls.ts";
 import {
   FAKE_USER,
@@ -17,7 +17,7 @@ import {
   MEDIA,
   startFakeVcd,
   VMEXT_NS,
-} from "../lib/fake_vcd.ts";
+} from "../lib/sim/fake_vcd.ts";
 
 const TASK_PATH = "/api/admin/extension/blockingTask/bt-1";
 /** The password the tests' fakes accept (the fake makes one up per start when given none). */

@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { parseXml, XmlError, type XmlNode } from "../lib/xml.ts";
+import { parseXml, XmlError, type XmlNode } from "../lib/core/xml.ts";
 import { prng } from "./fixtures.ts";
 import { parseXmlReference } from "./xml_reference.ts";
 

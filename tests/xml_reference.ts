@@ -1,14 +1,14 @@
 /**
- * @module The fast-xml-parser based `parseXml` that `lib/xml.ts` used before its own
+ * @module The fast-xml-parser based `parseXml` that `lib/core/xml.ts` used before its own
  * single-pass parser, kept as the reference of a differential test (`xml_diff_test.ts`):
  * both must accept and refuse the same documents and build the same trees. Test-only code;
  * fast-xml-parser is a dev dependency for it alone. It keeps its own copies of the pre-scan
- * and the entity decoder as they were, rather than importing `lib/xml.ts`'s: an oracle that
+ * and the entity decoder as they were, rather than importing `lib/core/xml.ts`'s: an oracle that
  * shares code with what it checks cannot catch a change to that code.
  */
 
 import { XMLParser, XMLValidator } from "fast-xml-parser";
-import { type ParseXmlOptions, XmlError, type XmlNode } from "../lib/xml.ts";
+import { type ParseXmlOptions, XmlError, type XmlNode } from "../lib/core/xml.ts";
 
 function fail(detail: string, cause?: unknown): XmlError {
   return new XmlError(`Cannot parse XML: ${detail}`, cause === undefined ? undefined : { cause });

@@ -11,7 +11,7 @@ import {
   type XmlElement,
   XmlError,
   type XmlNode,
-} from "../lib/xml.ts";
+} from "../lib/core/xml.ts";
 
 const PROLOG = '<?xml version="1.0" encoding="UTF-8"?>';
 const VCLOUD = "http://www.vmware.com/vcloud/v1.5";

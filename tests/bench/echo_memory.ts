@@ -17,8 +17,8 @@
  */
 
 import { parseArgs } from "node:util";
-import { BrokerAdmin, CellClient } from "../../lib/amqp.ts";
-import { buildRequest, decodeReply, SAMPLE } from "../../lib/cell.ts";
+import { BrokerAdmin, CellClient } from "../../lib/transport/amqp/amqp.ts";
+import { buildRequest, decodeReply, SAMPLE } from "../../lib/sim/cell.ts";
 
 const { values } = parseArgs({
   options: {

@@ -13,8 +13,8 @@
  * then the median of each.
  */
 
-import { BrokerAdmin, CellClient } from "../../lib/amqp.ts";
-import { buildRequest, decodeReply, SAMPLE } from "../../lib/cell.ts";
+import { BrokerAdmin, CellClient } from "../../lib/transport/amqp/amqp.ts";
+import { buildRequest, decodeReply, SAMPLE } from "../../lib/sim/cell.ts";
 import { AMQP_URL, uniqueName } from "../broker.ts";
 import { Proc } from "../proc.ts";
 

@@ -14,15 +14,15 @@
  * request at `--log-level warn` (where it writes nothing), and the metrics each request counts.
  */
 
-import { buildRequest } from "../../lib/cell.ts";
-import { compile, dispatch } from "../../lib/dispatch.ts";
-import { decodeRequest, encodeReply, parseJson, type Reply } from "../../lib/envelope.ts";
-import { createLogger } from "../../lib/log.ts";
-import { vcdextMetrics } from "../../lib/metrics.ts";
-import { negotiate, type Offer } from "../../lib/negotiate.ts";
-import { Router } from "../../lib/router.ts";
-import { endpoint } from "../../lib/service.ts";
-import { el, parseXml, renderXml } from "../../lib/xml.ts";
+import { buildRequest } from "../../lib/sim/cell.ts";
+import { compile, dispatch } from "../../lib/core/dispatch.ts";
+import { decodeRequest, encodeReply, parseJson, type Reply } from "../../lib/core/envelope.ts";
+import { createLogger } from "../../lib/observability/log.ts";
+import { vcdextMetrics } from "../../lib/observability/metrics.ts";
+import { negotiate, type Offer } from "../../lib/core/negotiate.ts";
+import { Router } from "../../lib/core/router.ts";
+import { endpoint } from "../../lib/core/service.ts";
+import { el, parseXml, renderXml } from "../../lib/core/xml.ts";
 import {
   type Ticket,
   ticketing,

@@ -3,7 +3,7 @@
  * `tests/bench/run.ts` side by side with vcdext so that vcdext's cost is measured as a ratio
  * against it on the same broker in the same run. Not product code.
  *
- * This file is the single documented exception to "only `lib/amqp.ts` imports amqplib": a
+ * This file is the single documented exception to "only `lib/transport/amqp/amqp.ts` imports amqplib": a
  * baseline must not go through the code it is the baseline for.
  *
  * It uses the same AMQP settings as `startService` (`noDelay: true`, prefetch 128, manual ack
@@ -21,9 +21,9 @@
  * channel, ack in the confirm callback) to see what that contract costs on its own.
  *
  * Diagnostic mode `--endpoint`: instead of the fixed reply, each delivery goes through vcdext's
- * pure path (`endpoint(ticketing).handle` from `lib/service.ts`, configured as `serve` does)
+ * pure path (`endpoint(ticketing).handle` from `lib/core/service.ts`, configured as `serve` does)
  * and its real reply is published, still with this file's bare AMQP loop. Set against vcdext,
- * it separates the cost of vcdext's AMQP adapter (`lib/amqp.ts`) from that of decoding,
+ * it separates the cost of vcdext's AMQP adapter (`lib/transport/amqp/amqp.ts`) from that of decoding,
  * dispatching and encoding. It is not the baseline of the issue's ratios.
  *
  * ```
@@ -114,7 +114,7 @@ function onMessage(msg: ConsumeMessage | null): void {
 
 /** `--endpoint`: vcdext's pure path behind this bare loop. */
 async function endpointHandler(): Promise<(msg: ConsumeMessage | null) => void> {
-  const { endpoint } = await import("../../lib/service.ts");
+  const { endpoint } = await import("../../lib/core/service.ts");
   const { default: ticketing } = await import("../../handlers/ticketing.ts");
   const ep = endpoint(ticketing, {
     maxEnvelopeBytes: 1_048_576,

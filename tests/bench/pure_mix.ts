@@ -12,9 +12,9 @@
  * median. Each round handles `n` requests; every reply is checked for its id and status.
  */
 
-import { endpoint } from "../../lib/service.ts";
+import { endpoint } from "../../lib/core/service.ts";
 import ticketing from "../../handlers/ticketing.ts";
-import { buildRequest, decodeReply } from "../../lib/cell.ts";
+import { buildRequest, decodeReply } from "../../lib/sim/cell.ts";
 import { cellRequest, EXPECTED_STATUS, mix, requestId } from "./workload.ts";
 
 const arg = (name: string, fallback: number): number => {

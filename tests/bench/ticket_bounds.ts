@@ -10,14 +10,14 @@
  *    most a ticket may hold), then one GET of the list (JSON): how many POSTs were stored, the GET's time, its entity size and the size of the reply message on the wire
  *    (base64 entity in the JSON envelope).
  * 2. 2,000 tickets, then one GET of the list carrying 20,000 extra headers: the envelope's
- *    headers are looked up by scanning (`lib/envelope.ts`), so every `Host` lookup costs
+ *    headers are looked up by scanning (`lib/core/envelope.ts`), so every `Host` lookup costs
  *    20,000 comparisons.
  *
  * Each GET is run `RUNS` times on the same store; the median and the worst are printed.
  */
 
-import { compile, dispatch } from "../../lib/dispatch.ts";
-import { decodeRequest, encodeReply, type Reply } from "../../lib/envelope.ts";
+import { compile, dispatch } from "../../lib/core/dispatch.ts";
+import { decodeRequest, encodeReply, type Reply } from "../../lib/core/envelope.ts";
 import { MemoryTicketStore, ticketing } from "../../handlers/ticketing.ts";
 import { envelopeBytes, httpElement, ORG } from "../fixtures.ts";
 

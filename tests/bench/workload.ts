@@ -14,7 +14,7 @@
  * and every request still has a unique id to check the reply against.
  */
 
-import { buildRequest, type CellRequest, SAMPLE } from "../../lib/cell.ts";
+import { buildRequest, type CellRequest, SAMPLE } from "../../lib/sim/cell.ts";
 
 export const BASE = `/api/org/${SAMPLE.orgId}/ticketing`;
 export const ACCEPT_JSON = "application/*+json;version=36.0";

@@ -218,28 +218,28 @@ export const FAULTS: readonly Fault[] = [
   // --- replies on the wire ---------------------------------------------------------------------
   {
     id: "unconfirmed-reply-acked",
-    file: "lib/amqp.ts",
+    file: "lib/transport/amqp/amqp.ts",
     search: '} else settle(s, msg, "requeue");',
     replace: '} else settle(s, msg, "ack");',
     tests: [REPLIES],
   },
   {
     id: "reply-message-type",
-    file: "lib/amqp.ts",
+    file: "lib/transport/amqp/amqp.ts",
     search: 'messageType: "ProcessHttpResponse",',
     replace: 'messageType: "ProcessHttpRequest",',
     tests: [REPLIES],
   },
   {
     id: "reply-ttl-1ms",
-    file: "lib/amqp.ts",
+    file: "lib/transport/amqp/amqp.ts",
     search: "String(config.replyExpirationMs ?? 15_000)",
     replace: "String(config.replyExpirationMs ?? 1)",
     tests: [REPLIES],
   },
   {
     id: "no-body-sniffing",
-    file: "lib/dispatch.ts",
+    file: "lib/core/dispatch.ts",
     search: 'return first === "<" ? "xml" : first === "{" || first === "[" ? "json" : undefined;',
     replace: "return undefined;",
     tests: [REPLIES, "tests/dispatch_test.ts"],
@@ -252,34 +252,34 @@ export const FAULTS: readonly Fault[] = [
       '  .showHelpAfterError()\n  .exitOverride((e) => exit(e.code === "commander.helpDisplayed" ? 1 : e.exitCode))\n',
     tests: ["tests/cli_test.ts", "tests/bundle_test.ts"],
   },
-  // --- our own: lib/amqp.ts, the consumer and reply side ---------------------------------------
-  drop("reply-without-correlation-id", "lib/amqp.ts", "correlationId: d.correlationId,\n", [
+  // --- our own: lib/transport/amqp/amqp.ts, the consumer and reply side ---------------------------------------
+  drop("reply-without-correlation-id", "lib/transport/amqp/amqp.ts", "correlationId: d.correlationId,\n", [
     REPLIES,
   ]),
   {
     id: "queue-not-durable",
-    file: "lib/amqp.ts",
+    file: "lib/transport/amqp/amqp.ts",
     search: "await consume.assertQueue(spec.queue, {\n        durable: true,",
     replace: "await consume.assertQueue(spec.queue, {\n        durable: false,",
     tests: [REPLIES],
   },
   {
     id: "prefetch-ignored",
-    file: "lib/amqp.ts",
+    file: "lib/transport/amqp/amqp.ts",
     search: "await consume.prefetch(config.prefetch);",
     replace: "await consume.prefetch(1);",
     tests: [DEFAULTS],
   },
   {
     id: "confirm-timeout-counted-acked",
-    file: "lib/amqp.ts",
+    file: "lib/transport/amqp/amqp.ts",
     search: 'unconfirmed.expire(performance.now(), "requeued");',
     replace: 'unconfirmed.expire(performance.now(), "acked");',
     tests: [REPLIES, METRICS],
   },
   {
     id: "missing-reply-exchange-requeued",
-    file: "lib/amqp.ts",
+    file: "lib/transport/amqp/amqp.ts",
     search:
       '"reply exchange does not exist; message rejected without requeue",\n      );\n      settle(s, msg, "reject");',
     replace:
@@ -311,38 +311,38 @@ export const FAULTS: readonly Fault[] = [
   // --- our own: lib/ ---------------------------------------------------------------------------
   {
     id: "readyz-always-ready",
-    file: "lib/http.ts",
+    file: "lib/observability/http.ts",
     search: "return options.ready()\n",
     replace: "return true\n",
     tests: [METRICS],
   },
   {
     id: "deadline-fires-late",
-    file: "lib/deadlines.ts",
+    file: "lib/core/deadlines.ts",
     search: "if (d.at <= now) {",
     replace: "if (d.at <= now - 1000) {",
     tests: ["tests/deadlines_test.ts", REPLIES],
   },
   {
     id: "envelope-limit-off-by-one",
-    file: "lib/envelope.ts",
+    file: "lib/core/envelope.ts",
     search: "bytes.byteLength > limits.maxEnvelopeBytes",
     replace: "bytes.byteLength >= limits.maxEnvelopeBytes",
     tests: ["tests/envelope_test.ts", DEFAULTS],
   },
-  drop("router-trailing-slash", "lib/router.ts", 'if (n > 1 && parts[n] === "") n--;', [
+  drop("router-trailing-slash", "lib/core/router.ts", 'if (n > 1 && parts[n] === "") n--;', [
     "tests/router_test.ts",
   ]),
   {
     id: "notification-false-header",
-    file: "lib/notification.ts",
+    file: "lib/core/notification.ts",
     search: 'return s === "true" ? true : s === "false" ? false : undefined;',
     replace: 'return s === "true" ? true : undefined;',
     tests: ["tests/notification_test.ts"],
   },
   drop(
     "binding-key-no-tail",
-    "lib/notification.ts",
+    "lib/core/notification.ts",
     'if (segments.at(-1) !== "**") words.push("#");',
     [
       "tests/notification_test.ts",
@@ -351,38 +351,38 @@ export const FAULTS: readonly Fault[] = [
   ),
   {
     id: "event-retry-no-backoff",
-    file: "lib/events.ts",
+    file: "lib/core/events.ts",
     search: "await options.sleep(100 * 2 ** n);",
     replace: "await options.sleep(100);",
     tests: ["tests/events_test.ts"],
   },
   {
     id: "histogram-bound-in-next-bucket",
-    file: "lib/metrics.ts",
+    file: "lib/observability/metrics.ts",
     search: "while (i < b.length && v > (b[i] as number)) i++;",
     replace: "while (i < b.length && v >= (b[i] as number)) i++;",
     tests: ["tests/metrics_test.ts"],
   },
   {
     id: "histogram-not-cumulative",
-    file: "lib/metrics.ts",
+    file: "lib/observability/metrics.ts",
     search: "cumulative += s.counts[i] ?? 0;",
     replace: "cumulative = s.counts[i] ?? 0;",
     tests: ["tests/metrics_test.ts"],
   },
   {
     id: "log-messages-not-scrubbed",
-    file: "lib/log.ts",
+    file: "lib/observability/log.ts",
     search: 'const scrubbed = args.map((a) => (typeof a === "string" ? scrub(a) : a));',
     replace: "const scrubbed = args;",
     tests: ["tests/log_test.ts"],
   },
-  drop("log-authorization-not-redacted", "lib/log.ts", '  "headers.Authorization",\n', [
+  drop("log-authorization-not-redacted", "lib/observability/log.ts", '  "headers.Authorization",\n', [
     "tests/log_test.ts",
   ]),
   {
     id: "registrar-priority-dropped",
-    file: "lib/registrar.ts",
+    file: "lib/vcd/registrar.ts",
     search: "...(options.priority === undefined ? {} : { priority: options.priority }),",
     replace: "...{},",
     tests: ["tests/registrar_test.ts"],

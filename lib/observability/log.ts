@@ -4,18 +4,10 @@
  */
 
 import { pino } from "pino";
-import { scrub } from "./redact.ts";
+import { scrub } from "../core/redact.ts";
+import { errorFields, type Logger, silentLogger } from "../core/logger.ts";
 
-/** The logging surface the service uses; a pino logger satisfies it. */
-export interface Logger {
-  debug(fields: object, message?: string): void;
-  info(fields: object, message?: string): void;
-  warn(fields: object, message?: string): void;
-  error(fields: object, message?: string): void;
-  child(bindings: Record<string, unknown>): Logger;
-  /** Whether lines of this level are written: check before building costly fields. */
-  isLevelEnabled(level: string): boolean;
-}
+export { errorFields, type Logger, silentLogger };
 
 /** Levels accepted by `--log-level`. */
 export const LOG_LEVELS = ["debug", "info", "warn", "error", "silent"] as const;
@@ -77,27 +69,6 @@ export function createLogger(level: LogLevel, sink: LogSink): Logger {
   );
 }
 
-/**
- * An error as log fields: name, scrubbed message and cause; the stack only for unexpected
- * errors, scrubbed too.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { errorFields } from "./log.ts";
- * assert.equal(errorFields(new Error("login with password=hunter2 failed")).message, "login with password=[redacted] failed");
- * ```
- */
-export function errorFields(error: unknown): { name: string; message: string; stack?: string } {
-  if (!(error instanceof Error)) return { name: typeof error, message: scrub(String(error)) };
-  const fields: { name: string; message: string; stack?: string } = {
-    name: error.name,
-    message: scrub(error.message),
-  };
-  if (error.stack) fields.stack = scrub(error.stack);
-  return fields;
-}
-
 /** The fields of the per-request access line; none of them can carry a credential. */
 export interface AccessFields {
   readonly extension: string;
@@ -128,13 +99,3 @@ export interface AccessFields {
 export function accessLine(fields: AccessFields, time: number): string {
   return `${JSON.stringify({ level: "info", time, ...fields, msg: "request" })}\n`;
 }
-
-/** A logger that drops everything, for tests and library defaults. */
-export const silentLogger: Logger = {
-  debug() {},
-  info() {},
-  warn() {},
-  error() {},
-  child: () => silentLogger,
-  isLevelEnabled: () => false,
-};

@@ -18,7 +18,7 @@
  * every service when the filtered query is refused with 400.
  */
 
-import type { Extension } from "./extension.ts";
+import type { Extension } from "../core/extension.ts";
 import {
   apiFilters,
   linkHref,
@@ -28,9 +28,9 @@ import {
   serviceHref,
   type ServiceOptions,
   type ServiceRecord,
-} from "./register.ts";
-import { VcdError } from "./vcd.ts";
-import { parseXml, XmlError } from "./xml.ts";
+} from "../core/register.ts";
+import { VcdError } from "./client.ts";
+import { parseXml, XmlError } from "../core/xml.ts";
 
 /** The REST calls registration needs: `VcdClient.request`, or a stub in tests. */
 export interface RestClient {

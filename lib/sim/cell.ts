@@ -4,9 +4,9 @@
  * Pure; the AMQP adapter's `CellClient` sends and receives them.
  */
 
-import { parseJson, type ReplyMessage } from "./envelope.ts";
-import type { Extension } from "./extension.ts";
-import { SECRET_HEADERS } from "./redact.ts";
+import { parseJson, type ReplyMessage } from "../core/envelope.ts";
+import type { Extension } from "../core/extension.ts";
+import { SECRET_HEADERS } from "../core/redact.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -105,7 +105,7 @@ export interface CellReply {
  * ```ts
  * import assert from "node:assert/strict";
  * import { decodeReply } from "./cell.ts";
- * import { encodeReply } from "./envelope.ts";
+ * import { encodeReply } from "../core/envelope.ts";
  * const r = decodeReply(encodeReply({ id: "r1", status: 200, headers: {}, body: "é" }));
  * assert.equal(r.text, "é");
  * ```
@@ -155,7 +155,7 @@ const REASONS: Readonly<Record<number, string>> = {
  * ```ts
  * import assert from "node:assert/strict";
  * import { decodeReply, describeExchange } from "./cell.ts";
- * import { encodeReply } from "./envelope.ts";
+ * import { encodeReply } from "../core/envelope.ts";
  * const reply = decodeReply(encodeReply({ id: "r1", status: 204, headers: {}, body: "" }));
  * const text = describeExchange({ method: "DELETE", path: "/api/x", headers: { Authorization: "Bearer t" } }, reply, 1.5);
  * assert.match(text, /^→ DELETE \/api\/x\n  Authorization: \[redacted\]\n← 204 No Content  \(1\.5 ms\)/);

@@ -14,7 +14,7 @@
 import type { BlockingTask, Decision as BlockingDecision } from "./blocking.ts";
 import { blockingTaskId } from "./blocking.ts";
 import type { Extension } from "./extension.ts";
-import { errorFields, type Logger } from "./log.ts";
+import { errorFields, type Logger } from "./logger.ts";
 import {
   bindingKeyFor,
   compileTypePattern,
@@ -82,7 +82,7 @@ const list = <T>(v: T | readonly T[]): readonly T[] => (Array.isArray(v) ? v : [
  * import assert from "node:assert/strict";
  * import { eventProcessor } from "./events.ts";
  * import { defineExtension } from "./extension.ts";
- * import { silentLogger } from "./log.ts";
+ * import { silentLogger } from "./logger.ts";
  * const seen: string[] = [];
  * const ext = defineExtension({ name: "audit", namespace: "x", routingKey: "audit", routes: [],
  *   notifications: [{ type: "vapp/*", handle: (e) => void seen.push(e.type) }] });

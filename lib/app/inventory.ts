@@ -6,11 +6,11 @@
  * {@linkcode describeExtensions} as a text table. Pure.
  */
 
-import { BLOCKING_TASK_CREATE } from "./events.ts";
-import type { AnyRoute, Extension, Subscription } from "./extension.ts";
-import type { Format } from "./negotiate.ts";
-import { bindingKeyFor } from "./notification.ts";
-import { apiFilters, urlPattern } from "./register.ts";
+import { BLOCKING_TASK_CREATE } from "../core/events.ts";
+import type { AnyRoute, Extension, Subscription } from "../core/extension.ts";
+import type { Format } from "../core/negotiate.ts";
+import { bindingKeyFor } from "../core/notification.ts";
+import { apiFilters, urlPattern } from "../core/register.ts";
 
 /** Options of {@linkcode inventoryJson} and {@linkcode describeExtensions}. */
 export interface InventoryOptions {

@@ -21,8 +21,8 @@
  * | `POST\|GET /api/admin/extension/service/<id>/rights` | 201 `Right` named `<namespace>:<name>` / 200 `RightReferences` |
  */
 
-import { child, childrenNamed, el, parseXml, renderXml, type XmlElement } from "./xml.ts";
-import type { XmlNode } from "./xml.ts";
+import { child, childrenNamed, el, parseXml, renderXml, type XmlElement } from "../core/xml.ts";
+import type { XmlNode } from "../core/xml.ts";
 
 /** The vCloud namespace. */
 export const VCLOUD_NS = "http://www.vmware.com/vcloud/v1.5";

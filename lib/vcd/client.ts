@@ -5,11 +5,16 @@
  * credential. One of the few adapter modules that touch the network and the clock.
  */
 
-import { actionRequest, type BlockingTask, type Decision, parseBlockingTask } from "./blocking.ts";
-import type { BlockingTaskGateway } from "./events.ts";
-import { type Logger, silentLogger } from "./log.ts";
-import { scrub } from "./redact.ts";
-import { parseXml } from "./xml.ts";
+import {
+  actionRequest,
+  type BlockingTask,
+  type Decision,
+  parseBlockingTask,
+} from "../core/blocking.ts";
+import type { BlockingTaskGateway } from "../core/events.ts";
+import { type Logger, silentLogger } from "../observability/log.ts";
+import { scrub } from "../core/redact.ts";
+import { parseXml } from "../core/xml.ts";
 
 /** Options of {@linkcode VcdClient}. */
 export interface VcdClientOptions {
@@ -85,7 +90,7 @@ export interface VcdErrorOptions {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { VcdError } from "./vcd.ts";
+ * import { VcdError } from "./client.ts";
  * const e = new VcdError("Cannot log in: Basic YWRtaW46cHc= refused", { status: 401 });
  * assert.equal(e.status, 401);
  * assert.equal(e.message, "Cannot log in: Basic [redacted] refused");
@@ -115,7 +120,7 @@ const BACKOFF_CAP_MS = 5_000;
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { backoffDelay } from "./vcd.ts";
+ * import { backoffDelay } from "./client.ts";
  * assert.equal(backoffDelay(0, () => 0), 100);
  * assert.equal(backoffDelay(2, () => 0.5), 600);
  * assert.equal(backoffDelay(20, () => 1), 5000);
@@ -133,7 +138,7 @@ export function backoffDelay(attempt: number, random: () => number = Math.random
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { parseVcdError } from "./vcd.ts";
+ * import { parseVcdError } from "./client.ts";
  * const xml = '<Error xmlns="http://www.vmware.com/vcloud/v1.5" majorErrorCode="404"' +
  *   ' minorErrorCode="NOT_FOUND" message="No such task"/>';
  * assert.deepEqual(parseVcdError(xml), { message: "No such task", minorErrorCode: "NOT_FOUND" });
@@ -210,7 +215,7 @@ function shorten(text: string): string {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { VcdClient, VcdError } from "./vcd.ts";
+ * import { VcdClient, VcdError } from "./client.ts";
  * const vcd = new VcdClient({ baseUrl: "https://vcd.example.com/", token: "t0k3n-value" });
  * // A Link href to another host is refused before anything is sent.
  * await assert.rejects(vcd.request("GET", "https://elsewhere.example/api/task/1"), VcdError);

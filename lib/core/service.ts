@@ -98,7 +98,7 @@ export interface EndpointOptions extends DecodeLimits {
   /** vCD's own timeout: a redelivered request older than this is answered 504 unhandled. Default 10,000. */
   readonly vcdTimeoutMs?: number;
   /**
-   * Answered requests remembered for replay to a redelivery (see lib/replay.ts for which
+   * Answered requests remembered for replay to a redelivery (see lib/core/replay.ts for which
    * request an entry answers): at most this many. Default 1,024.
    */
   readonly recentReplies?: number;
@@ -123,7 +123,7 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 
 /**
  * The answer to a redelivery whose reply was too big to keep (a request with side effects: see
- * lib/replay.ts): its error status again, or 409 for a success, without running the handler.
+ * lib/core/replay.ts): its error status again, or 409 for a success, without running the handler.
  */
 function notKeptReply(request: VcdRequest, status: number): Reply {
   const error = status >= 400

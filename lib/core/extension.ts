@@ -6,7 +6,7 @@
 
 import type { BlockingTask, Decision as BlockingDecision } from "./blocking.ts";
 import type { SecurityContext, VcdRequest } from "./envelope.ts";
-import type { Logger } from "./log.ts";
+import type { Logger } from "./logger.ts";
 import { compileTypePattern, type NotificationEvent } from "./notification.ts";
 import type { Format } from "./negotiate.ts";
 import type { XmlElement, XmlNode } from "./xml.ts";

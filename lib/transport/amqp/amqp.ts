@@ -15,12 +15,12 @@ import type {
   RecoveringChannelModel,
 } from "amqplib";
 import { Buffer } from "node:buffer";
-import type { CellEnvelope } from "./cell.ts";
-import { type Deadline, DeadlineQueue } from "./deadlines.ts";
+import type { CellEnvelope } from "../../sim/cell.ts";
+import { type Deadline, DeadlineQueue } from "../../core/deadlines.ts";
 import { ExchangeMemory } from "./exchanges.ts";
-import { errorFields, type Logger } from "./log.ts";
-import { parsesAsWritten, passwordsOf, redactUrl, scrub } from "./redact.ts";
-import type { Decision, Delivery, ReplyDecision } from "./service.ts";
+import { errorFields, type Logger } from "../../observability/log.ts";
+import { parsesAsWritten, passwordsOf, redactUrl, scrub } from "../../core/redact.ts";
+import type { Decision, Delivery, ReplyDecision } from "../../core/service.ts";
 
 /** An exchange a consumer's queue is bound to. */
 export interface Binding {
