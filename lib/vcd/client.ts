@@ -3,24 +3,32 @@
  * login to a session token, lazy re-login on 401, bounded retries with jittered backoff on
  * 5xx and network errors, per-request timeouts, and errors whose messages never carry a
  * credential. One of the few adapter modules that touch the network and the clock.
+ *
+ * Beside it, one job each: `errors.ts` (`VcdError`, `parseVcdError`), `backoff.ts` (the retry
+ * wait, `backoffDelay`), `plain_http.ts` (the refusal of `http://`, `PlainHttpRefused`) and
+ * `gateway.ts` (`blockingTaskGateway`); this module re-exports them for its importers.
  */
 
-import {
-  actionRequest,
-  type BlockingTask,
-  type Decision,
-  parseBlockingTask,
-} from "../core/blocking.ts";
-import type { BlockingTaskGateway } from "../core/events.ts";
+import { DEFAULT_API_VERSION } from "../core/vcloud.ts";
 import { type Logger, silentLogger } from "../observability/log.ts";
 import { scrub } from "../core/redact.ts";
-import { parseXml } from "../core/xml.ts";
+import { backoffDelay, sleepFor } from "./backoff.ts";
+import { isTimeout, parseVcdError, reasonOf, shorten, VcdError } from "./errors.ts";
+import { refusePlainHttp } from "./plain_http.ts";
+
+export { backoffDelay } from "./backoff.ts";
+export { parseVcdError, VcdError, type VcdErrorOptions } from "./errors.ts";
+export { blockingTaskGateway } from "./gateway.ts";
+export { PLAIN_HTTP_CLI_MESSAGE, PlainHttpRefused, refusePlainHttp } from "./plain_http.ts";
 
 /** Options of {@linkcode VcdClient}. */
 export interface VcdClientOptions {
   /** The cell's base URL without `/api`, e.g. `https://vcd.example.com`. */
   readonly baseUrl: string;
-  /** vCD API version sent as `Accept: application/*+xml;version=<v>`. Default `"36.0"`. */
+  /**
+   * vCD API version sent as `Accept: application/*+xml;version=<v>`. Default
+   * `DEFAULT_API_VERSION` of `core/vcloud.ts` (`"36.0"`).
+   */
   readonly apiVersion?: string;
   /**
    * Basic-auth login (`POST /api/sessions`). `user` is `name@org`, e.g.
@@ -41,7 +49,8 @@ export interface VcdClientOptions {
   /**
    * Permits an `http://` base URL. Off by default: over plain HTTP the Basic-auth password and
    * every session token travel in clear, so it must be asked for (`--vcd-allow-http`), never
-   * implied, not even for loopback. When on, the client warns once at construction.
+   * implied, not even for loopback. When on, the client warns once at construction. Without
+   * it an `http://` base URL throws `PlainHttpRefused` (a `TypeError`; see `plain_http.ts`).
    */
   readonly allowHttp?: boolean;
   /** Timeout of each attempt in milliseconds, body included. Default `10_000`. */
@@ -73,135 +82,12 @@ export interface VcdResponse {
   readonly text: string;
 }
 
-/** Options of {@linkcode VcdError}. */
-export interface VcdErrorOptions {
-  /** The HTTP status vCD answered, if it answered. */
-  readonly status?: number;
-  /** The `minorErrorCode` of vCD's `Error` document, if there was one. */
-  readonly minorErrorCode?: string;
-  /** The underlying error (a network error or timeout). */
-  readonly cause?: unknown;
-}
-
-/**
- * A vCD request that failed: an unexpected status (`status` set) or no answer at all
- * (`status` undefined: network error or timeout). The message is scrubbed of credentials.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { VcdError } from "./client.ts";
- * const e = new VcdError("Cannot log in: Basic YWRtaW46cHc= refused", { status: 401 });
- * assert.equal(e.status, 401);
- * assert.equal(e.message, "Cannot log in: Basic [redacted] refused");
- * ```
- */
-export class VcdError extends Error {
-  /** The HTTP status, or `undefined` when vCD did not answer. */
-  readonly status: number | undefined;
-  /** The vCloud `minorErrorCode`, e.g. `"NOT_FOUND"`, when vCD sent an `Error` document. */
-  readonly minorErrorCode: string | undefined;
-
-  constructor(message: string, options: VcdErrorOptions = {}) {
-    super(scrub(message), options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = "VcdError";
-    this.status = options.status;
-    this.minorErrorCode = options.minorErrorCode;
-  }
-}
-
-const BACKOFF_BASE_MS = 200;
-const BACKOFF_CAP_MS = 5_000;
-
-/**
- * The wait before retry number `attempt` (0 for the first retry): exponential from 200 ms,
- * capped at 5 s, with "equal jitter" (half fixed, half random) so that clients spread out.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { backoffDelay } from "./client.ts";
- * assert.equal(backoffDelay(0, () => 0), 100);
- * assert.equal(backoffDelay(2, () => 0.5), 600);
- * assert.equal(backoffDelay(20, () => 1), 5000);
- * ```
- */
-export function backoffDelay(attempt: number, random: () => number = Math.random): number {
-  const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** Math.max(0, attempt));
-  return Math.round(ceiling / 2 + (ceiling / 2) * Math.min(1, Math.max(0, random())));
-}
-
-/**
- * The `message` and `minorErrorCode` of a vCloud `Error` document (XML or JSON), or
- * `undefined` when the body is not one.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { parseVcdError } from "./client.ts";
- * const xml = '<Error xmlns="http://www.vmware.com/vcloud/v1.5" majorErrorCode="404"' +
- *   ' minorErrorCode="NOT_FOUND" message="No such task"/>';
- * assert.deepEqual(parseVcdError(xml), { message: "No such task", minorErrorCode: "NOT_FOUND" });
- * assert.equal(parseVcdError("<html>oops</html>"), undefined);
- * ```
- */
-export function parseVcdError(
-  text: string,
-): { message: string | undefined; minorErrorCode: string | undefined } | undefined {
-  const body = text.trim();
-  if (body.startsWith("{")) {
-    try {
-      const json: unknown = JSON.parse(body);
-      if (typeof json !== "object" || json === null || !("majorErrorCode" in json)) return;
-      const { message, minorErrorCode } = json as Record<string, unknown>;
-      return {
-        message: typeof message === "string" ? message : undefined,
-        minorErrorCode: typeof minorErrorCode === "string" ? minorErrorCode : undefined,
-      };
-    } catch {
-      return undefined;
-    }
-  }
-  if (!body.startsWith("<")) return undefined;
-  try {
-    const root = parseXml(body, { maxDepth: 16, maxNodes: 1_000 });
-    if (root.name !== "Error") return undefined;
-    return { message: root.attrs.message, minorErrorCode: root.attrs.minorErrorCode };
-  } catch {
-    return undefined;
-  }
-}
-
 /** How the session token is sent: vCD's own header, or a standard bearer token. */
 interface Session {
   readonly header: "x-vcloud-authorization" | "authorization";
   readonly value: string;
   /** The bare token, for scrubbing. */
   readonly token: string;
-}
-
-const MAX_DETAIL = 200;
-
-function sleepFor(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function isTimeout(error: unknown): boolean {
-  return error instanceof DOMException && error.name === "TimeoutError";
-}
-
-/** The innermost message of an error chain: fetch's "fetch failed" hides the reason in `cause`. */
-function reasonOf(error: unknown): string {
-  let e = error;
-  for (let depth = 0; depth < 4 && e instanceof Error && e.cause instanceof Error; depth++) {
-    e = e.cause;
-  }
-  return e instanceof Error ? e.message : String(e);
-}
-
-function shorten(text: string): string {
-  const oneLine = text.replace(/\s+/g, " ").trim();
-  return oneLine.length > MAX_DETAIL ? `${oneLine.slice(0, MAX_DETAIL - 1)}…` : oneLine;
 }
 
 /**
@@ -253,13 +139,7 @@ export class VcdClient {
         "Cannot create the vCD client: put credentials in options, not in baseUrl",
       );
     }
-    if (base.protocol === "http:" && options.allowHttp !== true) {
-      throw new TypeError(
-        "Cannot create the vCD client: an http:// URL would send the password and session " +
-          "tokens in clear; use https://, or allow plain HTTP explicitly (allowHttp, " +
-          "--vcd-allow-http)",
-      );
-    }
+    refusePlainHttp(base, options.allowHttp);
     if (options.credentials === undefined && options.token === undefined) {
       throw new TypeError("Cannot create the vCD client: give credentials or a token");
     }
@@ -272,7 +152,7 @@ export class VcdClient {
     }
     this.#base = base;
     this.#basePath = base.pathname.replace(/\/+$/, "").replace(/\/api$/, "");
-    this.#apiVersion = options.apiVersion ?? "36.0";
+    this.#apiVersion = options.apiVersion ?? DEFAULT_API_VERSION;
     this.#credentials = options.credentials;
     this.#insecure = options.insecure ?? false;
     this.#timeoutMs = timeoutMs;
@@ -519,54 +399,4 @@ export class VcdClient {
     if (this.#session !== undefined) out.push(this.#session.value, this.#session.token);
     return out;
   }
-}
-
-/** Origin and path of a link, never its credentials or query; cut short. */
-function linkForLog(href: string, base: string): string {
-  try {
-    const url = new URL(href, base);
-    return shorten(`${url.origin}${url.pathname}`);
-  } catch {
-    return "(not a URL)";
-  }
-}
-
-/**
- * The blocking-task gateway over a {@linkcode VcdClient}: fetches `BlockingTask` documents and
- * posts decisions, following the task's own action `Link`s only to
- * `…/api/admin/extension/blockingTask/<id>/action/<action>` on the cell (see
- * `actionRequest`); a link it does not follow is logged as a warning and the documented URL is
- * used instead.
- */
-export function blockingTaskGateway(
-  client: VcdClient,
-  baseUrl: string,
-  log: Logger = silentLogger,
-): BlockingTaskGateway {
-  return {
-    async fetch(id: string): Promise<BlockingTask> {
-      const response = await client.request(
-        "GET",
-        `/api/admin/extension/blockingTask/${encodeURIComponent(id)}`,
-        {
-          expect: [200],
-        },
-      );
-      return parseBlockingTask(response.text);
-    },
-    async act(task: BlockingTask, decision: Decision): Promise<void> {
-      const r = actionRequest(task, decision, baseUrl);
-      if (r.ignoredLink !== undefined) {
-        log.warn(
-          { task: task.id, action: decision.action, href: linkForLog(r.ignoredLink, baseUrl) },
-          "blocking task link not followed: not the task's own action on the vCD origin",
-        );
-      }
-      await client.request(r.method, r.url, {
-        body: r.body,
-        contentType: r.contentType,
-        expect: [r.expect],
-      });
-    },
-  };
 }
