@@ -29,7 +29,7 @@ import {
   type ServiceOptions,
   type ServiceRecord,
 } from "../core/register.ts";
-import { VcdError } from "./client.ts";
+import { VcdError } from "./errors.ts";
 import { parseXml, XmlError } from "../core/xml.ts";
 
 /** The REST calls registration needs: `VcdClient.request`, or a stub in tests. */
