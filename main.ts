@@ -47,10 +47,18 @@ import { type VcdextMetrics, vcdextMetrics } from "./lib/observability/metrics.t
 import { FAKE_USER, startFakeVcd } from "./lib/sim/fake_vcd.ts";
 import { jsonNotificationExample } from "./lib/core/notification.ts";
 import { endpoint } from "./lib/core/service.ts";
+import type { RejectCode } from "./lib/core/seam.ts";
 import { blockingTaskGateway, VcdClient } from "./lib/vcd/client.ts";
 import { extensions } from "./handlers/mod.ts";
 
 const VERSION = "0.1.0";
+
+/** The rejected-messages metric's `reason` label per reject code (labels predate the codes). */
+const REJECT_LABEL: Readonly<Record<RejectCode, string>> = {
+  "no-reply-address": "no-reply-coordinates",
+  undecodable: "undecodable",
+  "handler-failed": "handler-failed",
+};
 const encoder = new TextEncoder();
 
 /**
@@ -242,13 +250,6 @@ async function amqpTls(
   };
 }
 
-/** A coarse reason for the rejected-messages metric (the log line has the detail). */
-function rejectReason(reason: string): string {
-  if (reason.startsWith("message has no")) return "no-reply-coordinates";
-  if (reason.startsWith("undecodable")) return "undecodable";
-  return "handler-failed";
-}
-
 /** The `x-…` arguments the queue is declared with. */
 function queueArguments(
   options: Pick<ServeOptions, "deadLetterExchange" | "queueType" | "deliveryLimit">,
@@ -403,7 +404,7 @@ async function serve(
       if (!accessLog && outcome.error === undefined) return;
       const fields = {
         extension,
-        correlationId: decision.correlationId,
+        correlationId: decision.to.correlationId,
         requestId: decision.requestId,
         method: decision.method,
         route: outcome.route,
@@ -416,8 +417,8 @@ async function serve(
         log.error({ ...fields, err: errorFields(outcome.error) }, "request");
       } else if (accessLog) sink.write(accessLine(fields, Date.now()));
     },
-    onReject: (consumer, reason) =>
-      metrics.messagesRejected.inc({ extension: consumer, reason: rejectReason(reason) }),
+    onReject: (consumer, code) =>
+      metrics.messagesRejected.inc({ extension: consumer, reason: REJECT_LABEL[code] }),
     onState(state) {
       if (state === "consuming" && connects++ > 0) metrics.reconnects.inc();
     },

@@ -3,7 +3,12 @@
  * exchange and queue, a simulated cell, captured log lines, and cleanup afterwards.
  */
 
-import { BrokerAdmin, CellClient, type RunningService, startService } from "../lib/transport/amqp/amqp.ts";
+import {
+  BrokerAdmin,
+  CellClient,
+  type RunningService,
+  startService,
+} from "../lib/transport/amqp/amqp.ts";
 import type { Extension } from "../lib/core/extension.ts";
 import { createLogger } from "../lib/observability/log.ts";
 import { endpoint, type EndpointOptions } from "../lib/core/service.ts";

@@ -8,6 +8,12 @@ import assert from "node:assert/strict";
 import { decodeReply } from "../lib/sim/cell.ts";
 import { defineExtension, type HandlerResult, route } from "../lib/core/extension.ts";
 import { type Decision, type Delivery, endpoint, type ReplyDecision } from "../lib/core/service.ts";
+import {
+  type AmqpAddress,
+  amqpDelivery,
+  type AmqpMessageParts,
+} from "../lib/transport/amqp/delivery.ts";
+
 import { envelopeBytes, httpElement, ORG, OTHER_ORG, securityElement, utf8 } from "./fixtures.ts";
 
 const USER_B = "urn:vcloud:user:0b0b0b0b-0000-4000-8000-000000000000";
@@ -38,15 +44,15 @@ function whoAmI(hold: () => Promise<void>, calls: { n: number }, size = 0) {
 function delivery(
   id: string,
   security: Record<string, unknown> | undefined,
-  extra: Partial<Delivery> & { method?: string } = {},
-): Delivery {
+  extra: Partial<AmqpMessageParts> & { method?: string } = {},
+): Delivery<AmqpAddress> {
   const http = httpElement({
     id,
     method: extra.method ?? "GET",
     requestUri: "/api/who",
     headers: { Accept: "application/json" },
   });
-  return {
+  return amqpDelivery({
     // Without a security context: the envelope is `[request]` alone.
     content: security === undefined
       ? utf8(JSON.stringify([http]))
@@ -55,12 +61,12 @@ function delivery(
     replyTo: "reply.q",
     headers: { replyToExchange: "vcd.replies" },
     ...extra,
-  };
+  });
 }
 
-function reply(d: Decision): ReplyDecision {
+function reply(d: Decision<AmqpAddress>): ReplyDecision<AmqpAddress> {
   assert.equal(d.kind, "reply");
-  return d as ReplyDecision;
+  return d as ReplyDecision<AmqpAddress>;
 }
 
 function gate() {
@@ -169,11 +175,11 @@ Deno.test("a request without a security context is answered 403 before any handl
   // An element 1 that is not an object at all.
   const http = httpElement({ id: "anon-null", requestUri: "/api/who" });
   const d = reply(
-    await ep.handle({
+    await ep.handle(amqpDelivery({
       content: envelopeBytes(http, null, {}),
       replyTo: "reply.q",
       headers: { replyToExchange: "vcd.replies" },
-    }),
+    })),
   );
   assert.equal(decodeReply(d.body).status, 403);
   assert.equal(calls.n, 0, "a handler ran");

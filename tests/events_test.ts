@@ -6,14 +6,14 @@ import { type BlockingTaskGateway, eventProcessor } from "../lib/core/events.ts"
 import { defineExtension, type Subscription } from "../lib/core/extension.ts";
 import { silentLogger } from "../lib/observability/log.ts";
 import { jsonNotificationExample, type NotificationMessage } from "../lib/core/notification.ts";
-import type { Delivery } from "../lib/core/service.ts";
+import type { Delivery } from "../lib/core/seam.ts";
 import vappPolicy, { VAPP_NAME } from "../handlers/vapp_policy.ts";
 
 const signal = new AbortController().signal;
 const noTask = { task: undefined, taskOwner: undefined, taskName: undefined } as const;
 
 function delivery(m: NotificationMessage): Delivery {
-  return { content: m.body, routingKey: m.routingKey, headers: m.headers };
+  return { content: m.body, topic: m.routingKey, headers: m.headers };
 }
 
 function ext(notifications: Subscription[]) {
@@ -98,7 +98,7 @@ Deno.test("eventProcessor() rejects an undecodable notification and acks an unma
   });
   const junk = await p.handle({
     content: new TextEncoder().encode("{}"),
-    routingKey: "x",
+    topic: "x",
     headers: {},
   }, signal);
   assert.equal(junk.kind, "reject");

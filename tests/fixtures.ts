@@ -5,7 +5,12 @@
  */
 
 import type { SecurityContext, VcdRequest } from "../lib/core/envelope.ts";
-import type { Delivery } from "../lib/core/service.ts";
+import type { Delivery } from "../lib/core/seam.ts";
+import {
+  type AmqpAddress,
+  amqpDelivery,
+  type AmqpMessageParts,
+} from "../lib/transport/amqp/delivery.ts";
 
 const encoder = new TextEncoder();
 
@@ -74,14 +79,16 @@ export const SAMPLE_REQUEST = {
 export const SAMPLE_REQUEST_BYTES: Uint8Array = utf8(SAMPLE_REQUEST_TEXT);
 
 /** The section 2.3 sample as a whole delivery (body, properties and headers). */
-export function sampleDelivery(overrides: Partial<Delivery> = {}): Delivery {
-  return {
+export function sampleDelivery(
+  overrides: Partial<AmqpMessageParts> = {},
+): Delivery<AmqpAddress> {
+  return amqpDelivery({
     content: SAMPLE_REQUEST_BYTES,
     correlationId: SAMPLE_PROPERTIES.correlationId,
     replyTo: SAMPLE_PROPERTIES.replyTo,
     headers: { ...SAMPLE_PROPERTIES.headers },
     ...overrides,
-  };
+  });
 }
 
 /** The section 3 sample reply, exactly as printed in the document. */

@@ -9,6 +9,7 @@ import v8 from "node:v8";
 import vm from "node:vm";
 import { decodeReply } from "../lib/sim/cell.ts";
 import { type Delivery, endpoint } from "../lib/core/service.ts";
+import { type AmqpAddress, amqpDelivery } from "../lib/transport/amqp/delivery.ts";
 import { ticketing } from "../handlers/ticketing.ts";
 import { ORG, prng, securityElement, utf8 } from "./fixtures.ts";
 
@@ -35,7 +36,7 @@ const HOSTILE_JSON = [
   `{"message":`,
 ];
 
-function generate(rand: () => number, n: number): { delivery: Delivery } {
+function generate(rand: () => number, n: number): { delivery: Delivery<AmqpAddress> } {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
   // One in seven has no way to reply at all: it must be rejected, not answered.
   const coords = n % 7 === 0
@@ -114,7 +115,7 @@ function generate(rand: () => number, n: number): { delivery: Delivery } {
       content = utf8(JSON.stringify([http, securityElement()]));
     }
   }
-  return { delivery: { content, ...coords } };
+  return { delivery: amqpDelivery({ content, ...coords }) };
 }
 
 Deno.test("10,000 malformed envelopes: no crash, no 5xx, each answered 4xx or rejected, memory flat", async () => {

@@ -9,6 +9,12 @@ import { decodeReply } from "../lib/sim/cell.ts";
 import { compile, dispatch } from "../lib/core/dispatch.ts";
 import { defineExtension, route } from "../lib/core/extension.ts";
 import { type Decision, type Delivery, endpoint, type ReplyDecision } from "../lib/core/service.ts";
+import {
+  type AmqpAddress,
+  amqpDelivery,
+  type AmqpMessageParts,
+} from "../lib/transport/amqp/delivery.ts";
+
 import { envelopeBytes, httpElement, vcdRequest } from "./fixtures.ts";
 
 /** A promise with its resolver, to hold a handler open. */
@@ -47,8 +53,12 @@ function slowExtension(opts: { wait: () => Promise<void>; calls: { n: number; ab
   });
 }
 
-function delivery(id: string, path: string, extra: Partial<Delivery> = {}): Delivery {
-  return {
+function delivery(
+  id: string,
+  path: string,
+  extra: Partial<AmqpMessageParts> = {},
+): Delivery<AmqpAddress> {
+  return amqpDelivery({
     content: envelopeBytes(
       httpElement({ id, requestUri: path, headers: { Accept: "application/json" } }),
     ),
@@ -56,12 +66,12 @@ function delivery(id: string, path: string, extra: Partial<Delivery> = {}): Deli
     replyTo: "reply.q",
     headers: { replyToExchange: "vcd.replies" },
     ...extra,
-  };
+  });
 }
 
-function reply(d: Decision): ReplyDecision {
+function reply(d: Decision<AmqpAddress>): ReplyDecision<AmqpAddress> {
   assert.equal(d.kind, "reply");
-  return d as ReplyDecision;
+  return d as ReplyDecision<AmqpAddress>;
 }
 
 const FAKED = [

@@ -3,6 +3,7 @@ import { Buffer } from "node:buffer";
 import { decodeReply } from "../lib/sim/cell.ts";
 import { defineExtension, route } from "../lib/core/extension.ts";
 import { type Decision, endpoint, type ReplyDecision } from "../lib/core/service.ts";
+import type { AmqpAddress } from "../lib/transport/amqp/delivery.ts";
 import {
   AUTH_HEADERS,
   envelopeBytes,
@@ -46,16 +47,16 @@ const echo = defineExtension({
 
 const service = endpoint(echo);
 
-function asReply(d: Decision): ReplyDecision {
+function asReply(d: Decision<AmqpAddress>): ReplyDecision<AmqpAddress> {
   assert.equal(d.kind, "reply", d.kind === "reject" ? d.reason : "");
-  return d as ReplyDecision;
+  return d as ReplyDecision<AmqpAddress>;
 }
 
 Deno.test("endpoint().handle() answers the wire-format sample on its reply coordinates", async () => {
   const d = asReply(await service.handle(sampleDelivery()));
-  assert.equal(d.exchange, "vcd.replies");
-  assert.equal(d.routingKey, "vcd.reply.7");
-  assert.equal(d.correlationId, SAMPLE_PROPERTIES.correlationId);
+  assert.equal(d.to.exchange, "vcd.replies");
+  assert.equal(d.to.routingKey, "vcd.reply.7");
+  assert.equal(d.to.correlationId, SAMPLE_PROPERTIES.correlationId);
   assert.equal(d.extension, "echo");
   assert.equal(d.requestId, SAMPLE_REQUEST.id);
   assert.equal(d.method, "POST");
@@ -101,16 +102,16 @@ Deno.test("endpoint().handle() accepts replyToExchange as AMQP long-string bytes
     const d = asReply(
       await service.handle(sampleDelivery({ headers: { replyToExchange: value } })),
     );
-    assert.equal(d.exchange, "vcd.replies");
+    assert.equal(d.to.exchange, "vcd.replies");
     assert.equal(decodeReply(d.body).id, SAMPLE_REQUEST.id);
   }
 });
 
 Deno.test("endpoint().handle() answers an undecodable body 400 with the right correlation", async () => {
   const d = asReply(await service.handle(sampleDelivery({ content: utf8("this is not json") })));
-  assert.equal(d.exchange, "vcd.replies");
-  assert.equal(d.routingKey, "vcd.reply.7");
-  assert.equal(d.correlationId, SAMPLE_PROPERTIES.correlationId);
+  assert.equal(d.to.exchange, "vcd.replies");
+  assert.equal(d.to.routingKey, "vcd.reply.7");
+  assert.equal(d.to.correlationId, SAMPLE_PROPERTIES.correlationId);
   assert.equal(d.requestId, "");
   const reply = decodeReply(d.body);
   assert.equal(reply.status, 400);
@@ -146,7 +147,7 @@ Deno.test("endpoint().handle() answers 413 for an envelope over maxEnvelopeBytes
   const reply = decodeReply(d.body);
   assert.equal(reply.status, 413);
   assert.match(reply.text, /minorErrorCode="REQUEST_ENTITY_TOO_LARGE"/);
-  assert.equal(d.correlationId, SAMPLE_PROPERTIES.correlationId);
+  assert.equal(d.to.correlationId, SAMPLE_PROPERTIES.correlationId);
   const fits = endpoint(echo, { maxEnvelopeBytes: SAMPLE_REQUEST_BYTES.byteLength });
   assert.equal(decodeReply(asReply(await fits.handle(sampleDelivery())).body).status, 201);
 });
@@ -172,6 +173,6 @@ Deno.test("endpoint().handle() answers a failing handler 500 without the caller'
 
 Deno.test("endpoint().handle() keeps an absent correlation id absent", async () => {
   const d = asReply(await service.handle(sampleDelivery({ correlationId: undefined })));
-  assert.equal(d.correlationId, undefined);
+  assert.equal(d.to.correlationId, undefined);
   assert.equal(decodeReply(d.body).status, 201);
 });

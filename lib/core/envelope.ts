@@ -6,6 +6,7 @@
 
 import { Buffer } from "node:buffer";
 import { HttpError } from "./errors.ts";
+import type { RequestCodec } from "./seam.ts";
 
 /** The caller as vCD vouches for it (element 1 of the envelope). */
 export interface SecurityContext {
@@ -413,3 +414,6 @@ export function encodeReply(reply: Reply): Uint8Array {
     "utf8",
   );
 }
+
+/** vCD's AMQP message format (sections 2 and 3 of the wire-format document) as a codec. */
+export const ENVELOPE_CODEC: RequestCodec = { decode: decodeRequest, encode: encodeReply };

@@ -22,7 +22,7 @@ import {
   type NotificationEvent,
 } from "./notification.ts";
 import { quote } from "./redact.ts";
-import type { Decision, Delivery } from "./service.ts";
+import type { Decision, Delivery } from "./seam.ts";
 
 /** The slash-form type of the event that announces a blocking task. */
 export const BLOCKING_TASK_CREATE = "com/vmware/vcloud/event/blockingtask/create";
@@ -60,7 +60,7 @@ export interface EventProcessor {
   /** Whether any loaded extension subscribes to anything. */
   readonly active: boolean;
   /** Handles one delivery from the notifications queue; never throws. */
-  handle(delivery: Delivery, signal: AbortSignal): Promise<Decision>;
+  handle<A>(delivery: Delivery<A>, signal: AbortSignal): Promise<Decision<A>>;
 }
 
 interface CompiledSubscription {
@@ -89,7 +89,7 @@ const list = <T>(v: T | readonly T[]): readonly T[] => (Array.isArray(v) ? v : [
  * const p = eventProcessor([ext], { log: silentLogger, sleep: async () => {} });
  * assert.deepEqual(p.bindingKeys, ["*.*.*.*.com.vmware.vcloud.event.vapp.*.#"]);
  * const body = new TextEncoder().encode(JSON.stringify({ eventId: "e1", type: "com/vmware/vcloud/event/vapp/create" }));
- * const d = await p.handle({ content: body, routingKey: "", headers: {} }, new AbortController().signal);
+ * const d = await p.handle({ content: body, topic: "", headers: {} }, new AbortController().signal);
  * assert.equal(d.kind, "ack");
  * assert.deepEqual(seen, ["com/vmware/vcloud/event/vapp/create"]);
  * ```
@@ -207,17 +207,21 @@ export function eventProcessor(
   return {
     bindingKeys: [...keys],
     active: keys.size > 0,
-    async handle(delivery: Delivery, signal: AbortSignal): Promise<Decision> {
+    async handle<A>(delivery: Delivery<A>, signal: AbortSignal): Promise<Decision<A>> {
       let event: NotificationEvent;
       try {
         event = decodeNotification({
           body: delivery.content,
-          routingKey: delivery.routingKey ?? "",
+          routingKey: delivery.topic ?? "",
           headers: { ...delivery.headers },
         });
       } catch (e) {
         options.onEvent?.("", "undecodable");
-        return { kind: "reject", reason: `undecodable notification: ${(e as Error).message}` };
+        return {
+          kind: "reject",
+          code: "undecodable",
+          reason: `undecodable notification: ${(e as Error).message}`,
+        };
       }
       let handled = false;
       let failed = false;
@@ -241,6 +245,7 @@ export function eventProcessor(
       return failed
         ? {
           kind: "reject",
+          code: "handler-failed",
           reason: `event ${quote(event.id) || "(no id)"} of type ${quote(event.type)} failed`,
         }
         : { kind: "ack" };

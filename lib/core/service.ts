@@ -1,7 +1,8 @@
 /**
- * @module What to do with one delivery from an extension's queue: decode, dispatch, encode,
- * and say where the reply goes, or why the message must be rejected. Pure: the AMQP adapter
- * carries the decision out (publish and confirm, then ack; or reject without requeue).
+ * @module What to do with one request delivery, whatever bus brought it: decode (with the bus's
+ * codec), shortcut what must not run (no caller, expired, busy, a duplicate or a redelivery
+ * already answered), dispatch, encode, and send the reply back to the delivery's reply address;
+ * or reject a message that has none. Pure: the transport carries the decision out.
  */
 
 import {
@@ -15,8 +16,7 @@ import {
 import { Buffer } from "node:buffer";
 import {
   type DecodeLimits,
-  decodeRequest,
-  encodeReply,
+  ENVELOPE_CODEC,
   EnvelopeError,
   type Reply,
   type VcdRequest,
@@ -24,69 +24,14 @@ import {
 import { HttpError } from "./errors.ts";
 import type { Extension } from "./extension.ts";
 import { ReplayMemory } from "./replay.ts";
+import type { Decision, Delivery, ReplyDecision, RequestCodec, Shortcut } from "./seam.ts";
 
-/** The parts of an AMQP message the service reads. */
-export interface Delivery {
-  readonly content: Uint8Array;
-  /** The routing key it was published with. */
-  readonly routingKey?: string;
-  readonly correlationId?: string | undefined;
-  readonly replyTo?: string | undefined;
-  /** Application headers, as the broker delivered them. */
-  readonly headers: Readonly<Record<string, unknown>>;
-  /** The broker's redelivered flag: an earlier delivery was not acked. */
-  readonly redelivered?: boolean;
-  /** The message's `timestamp` property in ms since the epoch, when the publisher set one. */
-  readonly timestamp?: number | undefined;
-  /** When this process received it, ms since the epoch (the adapter's clock). */
-  readonly receivedAt?: number;
-}
-
-/** Publish `body` to `exchange` with `routingKey` and `correlationId`, then ack. */
-export interface ReplyDecision {
-  readonly kind: "reply";
-  /** The extension that answered. */
-  readonly extension: string;
-  readonly exchange: string;
-  readonly routingKey: string;
-  readonly correlationId: string | undefined;
-  readonly body: Uint8Array;
-  /** The request id (or `""` when the body could not be decoded). */
-  readonly requestId: string;
-  readonly method?: string;
-  readonly outcome: Outcome;
-  /** Set when the handler did not run for this delivery, and why. */
-  readonly shortcut?: Shortcut;
-}
-
-/**
- * Why a request was answered without running its handler: `busy` (429, too many in flight),
- * `duplicate` (the same message bytes as a request still being handled: it gets the same
- * outcome), `replayed` (a redelivery of one answered recently, same caller and bytes: the same
- * reply again), `expired` (a redelivery older than vCD's timeout: 504), `anonymous` (no
- * security context: 403).
- */
-export type Shortcut = "busy" | "duplicate" | "replayed" | "expired" | "anonymous";
-
-/** No reply is possible: reject without requeue (dead-letter when configured). */
-export interface RejectDecision {
-  readonly kind: "reject";
-  /** Why, for the one log line. */
-  readonly reason: string;
-}
-
-/** Done, nothing to send (a notification that was handled or ignored): ack. */
-export interface AckDecision {
-  readonly kind: "ack";
-}
-
-/** What the adapter must do with a delivery. */
-export type Decision = ReplyDecision | RejectDecision | AckDecision;
+export type { Decision, Delivery, ReplyDecision, Shortcut } from "./seam.ts";
 
 /** An extension compiled for the service, with decoding limits. */
 export interface Endpoint {
   readonly extension: Extension;
-  readonly handle: (delivery: Delivery, signal?: AbortSignal) => Promise<Decision>;
+  readonly handle: <A>(delivery: Delivery<A>, signal?: AbortSignal) => Promise<Decision<A>>;
 }
 
 /** Options of {@linkcode endpoint}. */
@@ -106,6 +51,8 @@ export interface EndpointOptions extends DecodeLimits {
   readonly recentReplyBytes?: number;
   /** Bytes one remembered reply may hold; a bigger one is not kept. Default 64 KiB. */
   readonly recentReplyEntryBytes?: number;
+  /** How the bus writes requests and replies; default vCD's AMQP envelope. */
+  readonly codec?: RequestCodec;
 }
 
 /** A request being handled: its message bytes and the outcome to come. */
@@ -135,16 +82,10 @@ function notKeptReply(request: VcdRequest, status: number): Reply {
   return errorReply(request.id, request.headers.get("accept"), error);
 }
 
-function text(value: unknown): string | undefined {
-  if (typeof value === "string") return value;
-  if (value instanceof Uint8Array) return new TextDecoder().decode(value);
-  return undefined;
-}
-
 /**
  * Compiles an extension into the function that turns a delivery into a {@linkcode Decision}.
- * Never throws. A message with no `reply_to` property or no `replyToExchange` header is
- * rejected; an undecodable body with reply coordinates is answered 400.
+ * Never throws. A message without a reply address is rejected (`no-reply-address`); an
+ * undecodable body with one is answered 400.
  *
  * @example
  * ```ts
@@ -153,12 +94,14 @@ function text(value: unknown): string | undefined {
  * import { defineExtension } from "./extension.ts";
  * const ep = endpoint(defineExtension({ name: "x", namespace: "x", routingKey: "x", routes: [] }));
  * const d = await ep.handle({ content: new TextEncoder().encode("[]"), headers: {} });
+ * assert.equal(d.kind === "reject" && d.code, "no-reply-address");
  * assert.equal(d.kind, "reject");
  * ```
  */
 export function endpoint(extension: Extension, options: EndpointOptions = {}): Endpoint {
   const app = compile(extension);
   const vcdTimeoutMs = options.vcdTimeoutMs ?? 10_000;
+  const codec = options.codec ?? ENVELOPE_CODEC;
   /**
    * Requests being handled, by id, with their message bytes: a delivery of the very same bytes
    * (a redelivery) waits for the same outcome. A different request that reuses the id is run on
@@ -186,13 +129,13 @@ export function endpoint(extension: Extension, options: EndpointOptions = {}): E
   }
 
   /** Runs the handler for a request not seen before, or shortcuts a repeated one. */
-  async function run(
+  async function run<A>(
     request: VcdRequest,
     content: Uint8Array,
     redelivered: boolean,
     signal: AbortSignal | undefined,
-    answer: (outcome: Outcome, shortcut?: Shortcut) => ReplyDecision,
-  ): Promise<ReplyDecision> {
+    answer: (outcome: Outcome, shortcut?: Shortcut) => ReplyDecision<A>,
+  ): Promise<ReplyDecision<A>> {
     const pending = handling.get(request.id);
     if (pending && sameBytes(pending.content, content)) {
       return answer(await pending.outcome, "duplicate");
@@ -234,51 +177,47 @@ export function endpoint(extension: Extension, options: EndpointOptions = {}): E
 
   return {
     extension,
-    async handle(delivery: Delivery, signal?: AbortSignal): Promise<Decision> {
-      const exchange = text(delivery.headers["replyToExchange"]);
-      const routingKey = delivery.replyTo;
-      if (exchange === undefined || routingKey === undefined || routingKey === "") {
-        const missing = exchange === undefined ? "replyToExchange header" : "reply_to property";
-        return { kind: "reject", reason: `message has no ${missing}, so no reply is possible` };
+    async handle<A>(delivery: Delivery<A>, signal?: AbortSignal): Promise<Decision<A>> {
+      const reply = delivery.reply ?? { missing: "reply address" };
+      if (!("to" in reply)) {
+        return {
+          kind: "reject",
+          code: "no-reply-address",
+          reason: `message has no ${reply.missing}, so no reply is possible`,
+        };
       }
-      const correlationId = delivery.correlationId;
+      const to = reply.to;
       let request: VcdRequest;
       try {
-        request = decodeRequest(delivery.content, options);
+        request = codec.decode(delivery.content, options);
       } catch (e) {
         const error = e instanceof EnvelopeError ? e : new EnvelopeError(String(e));
         const reply = undecodableReply(error);
         return {
           kind: "reply",
           extension: extension.name,
-          exchange,
-          routingKey,
-          correlationId,
-          body: encodeReply(reply),
+          to,
+          body: codec.encode(reply),
           requestId: error.requestId,
           outcome: { reply },
         };
       }
       const req = request;
-      const replyExchange: string = exchange;
-      const replyKey: string = routingKey;
       /** The decision for an outcome: its reply encoded (a 500 when it cannot be). */
-      function answer(outcome: Outcome, shortcut?: Shortcut): ReplyDecision {
+      function answer(outcome: Outcome, shortcut?: Shortcut): ReplyDecision<A> {
         let body: Uint8Array;
         try {
-          body = encodeReply(outcome.reply);
+          body = codec.encode(outcome.reply);
         } catch (e) {
           // Only a handler header that JSON cannot carry gets here; answer 500 all the same.
           const reply = { id: req.id, status: 500, headers: {}, body: "" };
-          body = encodeReply(reply);
+          body = codec.encode(reply);
           outcome = { reply, error: e };
         }
-        const decision: ReplyDecision = {
+        const decision: ReplyDecision<A> = {
           kind: "reply",
           extension: extension.name,
-          exchange: replyExchange,
-          routingKey: replyKey,
-          correlationId,
+          to,
           requestId: req.id,
           method: req.method,
           body,

@@ -22,6 +22,7 @@ import { vcdextMetrics } from "../../lib/observability/metrics.ts";
 import { negotiate, type Offer } from "../../lib/core/negotiate.ts";
 import { Router } from "../../lib/core/router.ts";
 import { endpoint } from "../../lib/core/service.ts";
+import { amqpDelivery } from "../../lib/transport/amqp/delivery.ts";
 import { el, parseXml, renderXml } from "../../lib/core/xml.ts";
 import {
   type Ticket,
@@ -202,14 +203,14 @@ let seq = 0;
 /** A delivery with a fresh request id (the endpoint remembers ids for redeliveries). */
 function delivery(kind: Kind) {
   const id = requestId("deliv", ++seq);
-  return {
+  return amqpDelivery({
     content: buildRequest(cellRequest(kind, "1", id)).body,
     correlationId: id,
     replyTo: "amq.gen-reply",
     headers: { replyToExchange: "vcdext.cell", messageType: "ProcessHttpRequest" },
     redelivered: false,
     receivedAt: Date.now(),
-  };
+  });
 }
 const PRE = { get: delivery("get-json"), post: delivery("post-json") };
 // Same bytes each iteration would hit the duplicate/replay memory only on redelivery, which is

@@ -116,6 +116,7 @@ function onMessage(msg: ConsumeMessage | null): void {
 async function endpointHandler(): Promise<(msg: ConsumeMessage | null) => void> {
   const { endpoint } = await import("../../lib/core/service.ts");
   const { default: ticketing } = await import("../../handlers/ticketing.ts");
+  const { amqpDelivery } = await import("../../lib/transport/amqp/delivery.ts");
   const ep = endpoint(ticketing, {
     maxEnvelopeBytes: 1_048_576,
     maxBodyBytes: 524_288,
@@ -126,24 +127,24 @@ async function endpointHandler(): Promise<(msg: ConsumeMessage | null) => void> 
   return (msg) => {
     if (msg === null) return;
     const p = msg.properties;
-    ep.handle({
+    ep.handle(amqpDelivery({
       content: msg.content,
       correlationId: typeof p.correlationId === "string" ? p.correlationId : undefined,
       replyTo: typeof p.replyTo === "string" ? p.replyTo : undefined,
       headers: p.headers ?? {},
       redelivered: msg.fields.redelivered,
       receivedAt: Date.now(),
-    }).then((d) => {
+    })).then((d) => {
       if (d.kind === "reject") return ch.nack(msg, false, false);
       if (d.kind !== "reply") return ch.ack(msg);
       const body = Buffer.from(d.body.buffer, d.body.byteOffset, d.body.byteLength);
       if (replies) {
-        replies.publish(d.exchange, d.routingKey, body, props(d.correlationId), (err) => {
+        replies.publish(d.to.exchange, d.to.routingKey, body, props(d.to.correlationId), (err) => {
           if (err) ch.nack(msg, false, true);
           else ch.ack(msg);
         });
       } else {
-        ch.publish(d.exchange, d.routingKey, body, props(d.correlationId));
+        ch.publish(d.to.exchange, d.to.routingKey, body, props(d.to.correlationId));
         ch.ack(msg);
       }
     });

@@ -13,6 +13,7 @@
  */
 
 import { endpoint } from "../../lib/core/service.ts";
+import { amqpDelivery } from "../../lib/transport/amqp/delivery.ts";
 import ticketing from "../../handlers/ticketing.ts";
 import { buildRequest, decodeReply } from "../../lib/sim/cell.ts";
 import { cellRequest, EXPECTED_STATUS, mix, requestId } from "./workload.ts";
@@ -38,12 +39,12 @@ const dec = new TextDecoder();
 /** Creates the ticket the GETs read; returns its id. */
 async function seed(): Promise<string> {
   const id = requestId("seed", 0);
-  const d = await ep.handle({
+  const d = await ep.handle(amqpDelivery({
     content: buildRequest(cellRequest("post-json", "1", id)).body,
     correlationId: id,
     replyTo: "r",
     headers,
-  });
+  }));
   if (d.kind !== "reply") throw new Error("seed not answered");
   const location = String(decodeReply(d.body).headers["Location"]);
   return location.slice(location.lastIndexOf("/") + 1);
@@ -57,14 +58,14 @@ async function round(r: number, ticket: string): Promise<number> {
   async function worker(): Promise<void> {
     while (next < N) {
       const { kind, id, body: content } = nextRequest(next++);
-      const d = await ep.handle({
+      const d = await ep.handle(amqpDelivery({
         content,
         correlationId: id,
         replyTo: "r",
         headers,
         redelivered: false,
         receivedAt: Date.now(),
-      });
+      }));
       if (d.kind !== "reply") {
         bad++;
         continue;

@@ -20,7 +20,8 @@ import { type Deadline, DeadlineQueue } from "../../core/deadlines.ts";
 import { ExchangeMemory } from "./exchanges.ts";
 import { errorFields, type Logger } from "../../observability/log.ts";
 import { parsesAsWritten, passwordsOf, redactUrl, scrub } from "../../core/redact.ts";
-import type { Decision, Delivery, ReplyDecision } from "../../core/service.ts";
+import type { Decision, Delivery, RejectCode, ReplyDecision } from "../../core/seam.ts";
+import { type AmqpAddress, amqpDelivery } from "./delivery.ts";
 
 /** An exchange a consumer's queue is bound to. */
 export interface Binding {
@@ -47,7 +48,10 @@ export interface ConsumerSpec {
   /** Extra `x-…` queue arguments (dead-lettering, queue type). */
   readonly queueArguments?: Readonly<Record<string, unknown>>;
   /** Turns a delivery into a decision; must not throw. */
-  readonly handle: (delivery: Delivery, signal: AbortSignal) => Promise<Decision>;
+  readonly handle: (
+    delivery: Delivery<AmqpAddress>,
+    signal: AbortSignal,
+  ) => Promise<Decision<AmqpAddress>>;
 }
 
 /** How a delivery ended, for the access log and metrics. */
@@ -99,9 +103,13 @@ export interface ServiceConfig {
   /** How often to look for a missing undeclared exchange (vCD's); default 30,000 ms. */
   readonly missingExchangeCheckMs?: number;
   /** Called once per reply decision after it was carried out. */
-  readonly onReply?: (decision: ReplyDecision, disposition: Disposition, ms: number) => void;
-  /** Called once per message rejected without a reply. */
-  readonly onReject?: (consumer: string, reason: string) => void;
+  readonly onReply?: (
+    decision: ReplyDecision<AmqpAddress>,
+    disposition: Disposition,
+    ms: number,
+  ) => void;
+  /** Called once per message rejected without a reply, with the reason's code. */
+  readonly onReject?: (consumer: string, code: RejectCode) => void;
   /** Called on every change: consuming after a (re)connect, or disconnected. */
   readonly onState?: (state: "consuming" | "disconnected") => void;
 }
@@ -148,13 +156,13 @@ export function connectError(url: string, e: unknown): Error {
 const toBuffer = (u: Uint8Array): Buffer =>
   Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 
-function deliveryOf(msg: ConsumeMessage): Delivery {
+function deliveryOf(msg: ConsumeMessage): Delivery<AmqpAddress> {
   const p = msg.properties;
   // AMQP timestamps are seconds; tolerate publishers that put milliseconds.
   const ts = typeof p.timestamp === "number" && p.timestamp > 0
     ? (p.timestamp < 1e11 ? p.timestamp * 1000 : p.timestamp)
     : undefined;
-  return {
+  return amqpDelivery({
     content: msg.content,
     routingKey: msg.fields.routingKey,
     correlationId: typeof p.correlationId === "string" ? p.correlationId : undefined,
@@ -162,9 +170,9 @@ function deliveryOf(msg: ConsumeMessage): Delivery {
     headers: p.headers ?? {},
     redelivered: msg.fields.redelivered,
     timestamp: ts,
-    // Only a redelivery's age matters (see service.ts): no clock read for first deliveries.
-    ...(msg.fields.redelivered ? { receivedAt: Date.now() } : {}),
-  };
+    // Only a redelivery's age matters (see core/service.ts): no clock read for first deliveries.
+    receivedAt: msg.fields.redelivered ? Date.now() : undefined,
+  });
 }
 
 function isNotFound(error: unknown): boolean {
@@ -414,19 +422,20 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
         {
           extension: spec.label,
           correlationId: msg.properties.correlationId,
+          code: decision.code,
           reason: decision.reason,
         },
         "message rejected without requeue",
       );
       settle(s, msg, "reject");
-      config.onReject?.(spec.label, decision.reason);
+      config.onReject?.(spec.label, decision.code);
       return;
     }
     const disposition = await publishReply(s, decision);
     if (disposition === "acked") settle(s, msg, "ack");
     else if (disposition === "no-reply-exchange") {
       log.warn(
-        { extension: spec.label, requestId: decision.requestId, exchange: decision.exchange },
+        { extension: spec.label, requestId: decision.requestId, exchange: decision.to.exchange },
         "reply exchange does not exist; message rejected without requeue",
       );
       settle(s, msg, "reject");
@@ -465,10 +474,11 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
     return w;
   }
 
-  async function publishReply(s: Session, d: ReplyDecision): Promise<Disposition> {
+  async function publishReply(s: Session, d: ReplyDecision<AmqpAddress>): Promise<Disposition> {
+    const to = d.to;
     // The common case, a known exchange on an open reply channel, starts no timer of its own.
-    if (!s.exchangeKnown(d.exchange)) {
-      const exists = await within(s.exchangeExists(d.exchange), publishTimeoutMs, undefined);
+    if (!s.exchangeKnown(to.exchange)) {
+      const exists = await within(s.exchangeExists(to.exchange), publishTimeoutMs, undefined);
       if (exists === false) return "no-reply-exchange";
       if (exists === undefined) return "requeued";
     }
@@ -487,13 +497,13 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
       const done = (disposition: Disposition) => unconfirmed.settle(w, disposition);
       try {
         ch.publish(
-          d.exchange,
-          d.routingKey,
+          to.exchange,
+          to.routingKey,
           toBuffer(d.body),
-          d.correlationId === undefined
+          to.correlationId === undefined
             ? { contentType: "application/json", headers: REPLY_HEADERS, expiration }
             : {
-              correlationId: d.correlationId,
+              correlationId: to.correlationId,
               contentType: "application/json",
               headers: REPLY_HEADERS,
               expiration,
