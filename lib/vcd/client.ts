@@ -4,9 +4,10 @@
  * 5xx and network errors, per-request timeouts, and errors whose messages never carry a
  * credential. One of the few adapter modules that touch the network and the clock.
  *
- * Beside it, one job each: `errors.ts` (`VcdError`, `parseVcdError`), `backoff.ts` (the retry
- * wait, `backoffDelay`), `plain_http.ts` (the refusal of `http://`, `PlainHttpRefused`) and
- * `gateway.ts` (`blockingTaskGateway`); this module re-exports them for its importers.
+ * Beside it, one job each: `errors.ts` (`VcdError`, `parseVcdError`), `session.ts` (login and
+ * session headers), `backoff.ts` (the retry wait, `backoffDelay`), `plain_http.ts` (the refusal
+ * of `http://`, `PlainHttpRefused`) and `gateway.ts` (`blockingTaskGateway`); this module
+ * re-exports the errors, the backoff, the refusal and the gateway for its importers.
  */
 
 import { DEFAULT_API_VERSION } from "../core/vcloud.ts";
@@ -15,6 +16,7 @@ import { scrub } from "../core/redact.ts";
 import { backoffDelay, sleepFor } from "./backoff.ts";
 import { isTimeout, parseVcdError, reasonOf, shorten, VcdError } from "./errors.ts";
 import { refusePlainHttp } from "./plain_http.ts";
+import { basicAuth, bearerSession, type Session, sessionOfLogin } from "./session.ts";
 
 export { backoffDelay } from "./backoff.ts";
 export { parseVcdError, VcdError, type VcdErrorOptions } from "./errors.ts";
@@ -80,14 +82,6 @@ export interface VcdResponse {
   readonly status: number;
   readonly headers: Headers;
   readonly text: string;
-}
-
-/** How the session token is sent: vCD's own header, or a standard bearer token. */
-interface Session {
-  readonly header: "x-vcloud-authorization" | "authorization";
-  readonly value: string;
-  /** The bare token, for scrubbing. */
-  readonly token: string;
 }
 
 /**
@@ -175,11 +169,7 @@ export class VcdClient {
       );
     }
     if (options.token !== undefined) {
-      this.#session = {
-        header: "authorization",
-        value: `Bearer ${options.token}`,
-        token: options.token,
-      };
+      this.#session = bearerSession(options.token);
     }
   }
 
@@ -272,12 +262,7 @@ export class VcdClient {
     if (credentials === undefined) {
       throw new TypeError("Cannot log in to vCD: the client was given a token, not credentials");
     }
-    const user = credentials.user.includes("@") ? credentials.user : `${credentials.user}@System`;
-    const basic = `Basic ${
-      btoa(String.fromCharCode(...new TextEncoder().encode(
-        `${user}:${credentials.password}`,
-      )))
-    }`;
+    const basic = basicAuth(credentials.user, credentials.password);
     const url = new URL(`${this.#base.origin}${this.#basePath}/api/sessions`);
     const secrets = [credentials.password, basic];
     const response = await this.#send("POST", url, {}, {
@@ -288,13 +273,8 @@ export class VcdClient {
     if (response.status !== 200 && response.status !== 201) {
       throw this.#statusError("Cannot log in to vCD", response, undefined, secrets);
     }
-    const vcloud = response.headers.get("x-vcloud-authorization");
-    const access = response.headers.get("x-vmware-vcloud-access-token");
-    let session: Session;
-    if (vcloud) session = { header: "x-vcloud-authorization", value: vcloud, token: vcloud };
-    else if (access) {
-      session = { header: "authorization", value: `Bearer ${access}`, token: access };
-    } else {
+    const session = sessionOfLogin(response.headers);
+    if (session === undefined) {
       throw new VcdError(
         `Cannot log in to vCD: ${url.pathname} answered ${response.status} without a session token`,
         { status: response.status },
