@@ -16,11 +16,13 @@
  * expression contents blanked (a `/` counts as a regular expression after an operator, an
  * opening bracket or a keyword); imports are the static `import … from "x"`, `import "x"`,
  * `export … from "x"` and `import("x")` with a literal. Functions are `function` declarations
- * and expressions, methods (a name, its parameters, an optional return type, then `{`) and
- * arrow functions assigned with `const`/`let`/`var`; a function's length is from the line of
- * its name to the line of its closing brace (or, for an expression body, of the expression's
- * end). Arrow functions passed as arguments or written as object properties are counted only as
- * part of the function around them, and code inside `${…}` of a template literal is not read.
+ * and expressions, methods (a name, its parameters, an optional return type, then `{`), arrow
+ * functions assigned with `const`/`let`/`var`, and any other arrow function with a block body
+ * (`=> {`: callbacks, object properties; named `(arrow)`, counted from the line of its `=>`); a
+ * function's length is from the line of its name to the line of its closing brace (or, for an
+ * expression body, of the expression's end). An expression-bodied arrow function not assigned
+ * to a variable counts only as part of the function around it, and code inside `${…}` of a
+ * template literal is not read.
  */
 
 import assert from "node:assert/strict";
@@ -258,6 +260,8 @@ const FUNCTION_HEADS = [
   /(?:^|\n)[ \t]*(?:(?:public|private|protected|static|readonly|override|async|get|set)\s+)*\*?(#?[\w$]+)\s*(?:<[^>()]*>)?\s*\(/g,
   // arrow functions assigned with const / let / var
   /\b(?:const|let|var)\s+([\w$]+)\s*(?::[^=;]+)?=\s*(?:async\s+)?(?:<[^>()]*>)?\s*(\(|[\w$]+\s*=>)/g,
+  // any other arrow function with a block body
+  /=>\s*\{/g,
 ];
 
 /** The index of the bracket closing the one at `open` (any of `(`, `[`, `{`), or -1. */
@@ -333,13 +337,14 @@ export function functionsOf(src: string): FunctionSpan[] {
   const out: FunctionSpan[] = [];
   FUNCTION_HEADS.forEach((pattern, kind) => {
     for (const m of bare.matchAll(pattern)) {
-      const name = m[1] || "(anonymous)";
+      const name = kind === 3 ? "(arrow)" : m[1] || "(anonymous)";
       if (kind === 1 && NOT_METHOD_NAMES.has(name)) continue;
-      const head = m.index + m[0].lastIndexOf(m[1] ?? "");
+      const head = kind === 3 ? m.index : m.index + m[0].lastIndexOf(m[1] ?? "");
       let body: number | undefined;
       const arrow = kind === 2;
       const last = m[0].at(-1);
-      if (arrow && last === ">") body = bodyStart(bare, m.index + m[0].length - 2, true);
+      if (kind === 3) body = m.index + m[0].length - 1;
+      else if (arrow && last === ">") body = bodyStart(bare, m.index + m[0].length - 2, true);
       else {
         const paren = m.index + m[0].length - 1;
         const close = closing(bare, paren);
@@ -498,10 +503,11 @@ Deno.test("the scan measures functions, methods and arrow functions", () => {
     "interface I {\n  sig(a: string): void;\n}",
     "call(1);",
     "const expr = (a: number) =>\n  a +\n  1;",
+    "list.forEach((x) => {\n  x(1);\n});",
   ].join("\n");
   assert.deepEqual(
     functionsOf(src).map((f) => `${f.name}:${f.line}+${f.lines}`),
-    ["long:1+102", "arrow:103+5", "#method:109+4", "g:113+3", "expr:121+3"],
+    ["long:1+102", "arrow:103+5", "#method:109+4", "g:113+3", "expr:121+3", "(arrow):124+3"],
   );
 });
 
