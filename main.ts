@@ -47,6 +47,7 @@ import { type VcdextMetrics, vcdextMetrics } from "./lib/observability/metrics.t
 import { FAKE_USER, startFakeVcd } from "./lib/sim/fake_vcd.ts";
 import { jsonNotificationExample } from "./lib/core/notification.ts";
 import { endpoint } from "./lib/core/service.ts";
+import { systemClock } from "./lib/transport/clock.ts";
 import { blockingTaskGateway, VcdClient } from "./lib/vcd/client.ts";
 import { extensions } from "./handlers/mod.ts";
 
@@ -330,6 +331,7 @@ function consumersFor(
       maxEnvelopeBytes: options.maxEnvelopeBytes,
       maxBodyBytes: options.maxBodyBytes,
       timeoutMs: options.handlerTimeoutMs,
+      clock: systemClock,
       vcdTimeoutMs: options.vcdTimeoutMs,
       maxInFlight: options.maxInFlight,
     });

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { compile, dispatch, ERROR_BASE, errorReply, undecodableReply } from "../lib/core/dispatch.ts";
+import {
+  compile,
+  dispatch,
+  ERROR_BASE,
+  errorReply,
+  undecodableReply,
+} from "../lib/core/dispatch.ts";
 import { EnvelopeError, type Reply } from "../lib/core/envelope.ts";
 import { HttpError } from "../lib/core/errors.ts";
 import { defineExtension, representation, route } from "../lib/core/extension.ts";

@@ -239,7 +239,7 @@ export const FAULTS: readonly Fault[] = [
   },
   {
     id: "no-body-sniffing",
-    file: "lib/core/dispatch.ts",
+    file: "lib/core/request_body.ts",
     search: 'return first === "<" ? "xml" : first === "{" || first === "[" ? "json" : undefined;',
     replace: "return undefined;",
     tests: [REPLIES, "tests/dispatch_test.ts"],
@@ -253,9 +253,14 @@ export const FAULTS: readonly Fault[] = [
     tests: ["tests/cli_test.ts", "tests/bundle_test.ts"],
   },
   // --- our own: lib/transport/amqp/amqp.ts, the consumer and reply side ---------------------------------------
-  drop("reply-without-correlation-id", "lib/transport/amqp/amqp.ts", "correlationId: d.correlationId,\n", [
-    REPLIES,
-  ]),
+  drop(
+    "reply-without-correlation-id",
+    "lib/transport/amqp/amqp.ts",
+    "correlationId: d.correlationId,\n",
+    [
+      REPLIES,
+    ],
+  ),
   {
     id: "queue-not-durable",
     file: "lib/transport/amqp/amqp.ts",
@@ -377,9 +382,14 @@ export const FAULTS: readonly Fault[] = [
     replace: "const scrubbed = args;",
     tests: ["tests/log_test.ts"],
   },
-  drop("log-authorization-not-redacted", "lib/observability/log.ts", '  "headers.Authorization",\n', [
-    "tests/log_test.ts",
-  ]),
+  drop(
+    "log-authorization-not-redacted",
+    "lib/observability/log.ts",
+    '  "headers.Authorization",\n',
+    [
+      "tests/log_test.ts",
+    ],
+  ),
   {
     id: "registrar-priority-dropped",
     file: "lib/vcd/registrar.ts",
