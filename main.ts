@@ -45,7 +45,7 @@ import { describeResult, register } from "./lib/vcd/registrar.ts";
 import { startHttp } from "./lib/observability/http.ts";
 import { type VcdextMetrics, vcdextMetrics } from "./lib/observability/metrics.ts";
 import { FAKE_USER, startFakeVcd } from "./lib/sim/fake_vcd.ts";
-import { jsonNotificationExample } from "./lib/core/notification.ts";
+import { jsonNotificationExample } from "./lib/sim/notifications.ts";
 import { endpoint } from "./lib/core/service.ts";
 import { systemClock } from "./lib/transport/clock.ts";
 import { blockingTaskGateway, VcdClient } from "./lib/vcd/client.ts";

@@ -340,14 +340,14 @@ export const FAULTS: readonly Fault[] = [
   ]),
   {
     id: "notification-false-header",
-    file: "lib/core/notification.ts",
+    file: "lib/core/notification_fields.ts",
     search: 'return s === "true" ? true : s === "false" ? false : undefined;',
     replace: 'return s === "true" ? true : undefined;',
     tests: ["tests/notification_test.ts"],
   },
   drop(
     "binding-key-no-tail",
-    "lib/core/notification.ts",
+    "lib/core/notification_types.ts",
     'if (segments.at(-1) !== "**") words.push("#");',
     [
       "tests/notification_test.ts",
