@@ -363,14 +363,14 @@ export const FAULTS: readonly Fault[] = [
   },
   {
     id: "histogram-bound-in-next-bucket",
-    file: "lib/observability/metrics.ts",
+    file: "lib/observability/prometheus_families.ts",
     search: "while (i < b.length && v > (b[i] as number)) i++;",
     replace: "while (i < b.length && v >= (b[i] as number)) i++;",
     tests: ["tests/metrics_test.ts"],
   },
   {
     id: "histogram-not-cumulative",
-    file: "lib/observability/metrics.ts",
+    file: "lib/observability/prometheus_families.ts",
     search: "cumulative += s.counts[i] ?? 0;",
     replace: "cumulative = s.counts[i] ?? 0;",
     tests: ["tests/metrics_test.ts"],
