@@ -328,6 +328,15 @@ export const FAULTS: readonly Fault[] = [
     replace: "if (d.at <= now - 1000) {",
     tests: ["tests/deadlines_test.ts", REPLIES],
   },
+  drop(
+    "deadline-sweeper-never-stops",
+    "lib/core/deadlines.ts",
+    "if (this.#queue.empty) this.#halt();",
+    [
+      "tests/deadlines_test.ts",
+      "tests/reliability_test.ts",
+    ],
+  ),
   {
     id: "envelope-limit-off-by-one",
     file: "lib/core/envelope.ts",
