@@ -45,9 +45,10 @@ import { describeResult, register } from "./lib/vcd/registrar.ts";
 import { startHttp } from "./lib/observability/http.ts";
 import { type VcdextMetrics, vcdextMetrics } from "./lib/observability/metrics.ts";
 import { FAKE_USER, startFakeVcd } from "./lib/sim/fake_vcd.ts";
-import { jsonNotificationExample } from "./lib/core/notification.ts";
+import { jsonNotificationExample } from "./lib/sim/notifications.ts";
 import { endpoint } from "./lib/core/service.ts";
 import type { RejectCode } from "./lib/core/seam.ts";
+import { systemClock } from "./lib/transport/clock.ts";
 import { blockingTaskGateway, VcdClient } from "./lib/vcd/client.ts";
 import { extensions } from "./handlers/mod.ts";
 
@@ -331,6 +332,7 @@ function consumersFor(
       maxEnvelopeBytes: options.maxEnvelopeBytes,
       maxBodyBytes: options.maxBodyBytes,
       timeoutMs: options.handlerTimeoutMs,
+      clock: systemClock,
       vcdTimeoutMs: options.vcdTimeoutMs,
       maxInFlight: options.maxInFlight,
     });

@@ -11,7 +11,8 @@ import {
 } from "../lib/transport/amqp/amqp.ts";
 import type { Extension } from "../lib/core/extension.ts";
 import { createLogger } from "../lib/observability/log.ts";
-import { endpoint, type EndpointOptions } from "../lib/core/service.ts";
+import { endpoint, type EndpointSettings } from "../lib/core/service.ts";
+import { systemClock } from "../lib/transport/clock.ts";
 
 /** The shared broker (override with VCDEXT_TEST_AMQP_URL). */
 export const AMQP_URL = Deno.env.get("VCDEXT_TEST_AMQP_URL") ?? "amqp://guest:guest@127.0.0.1:5672";
@@ -29,7 +30,9 @@ export interface Harness {
 }
 
 /** Options of {@linkcode withService}. */
-export interface HarnessOptions extends EndpointOptions {
+export interface HarnessOptions extends EndpointSettings {
+  /** The handler time limit (on the host's clock). */
+  readonly timeoutMs?: number;
   /** The broker (default {@linkcode AMQP_URL}); the leftover test gives a vhost of its own. */
   readonly url?: string;
   readonly prefetch?: number;
@@ -71,7 +74,12 @@ export async function withService(
         queue,
         bindings: [{ exchange, type: "direct", keys: [extension.routingKey], declare: true }],
         ...(options.queueArguments ? { queueArguments: options.queueArguments } : {}),
-        handle: endpoint(extension, options).handle,
+        handle: endpoint(
+          extension,
+          options.timeoutMs === undefined
+            ? { ...options, timeoutMs: undefined }
+            : { ...options, timeoutMs: options.timeoutMs, clock: systemClock },
+        ).handle,
       }],
     });
     const cell = await CellClient.connect(url);

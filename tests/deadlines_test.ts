@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { DeadlineQueue } from "../lib/core/deadlines.ts";
+import { type Clock, DeadlineQueue, DeadlineTimer } from "../lib/core/deadlines.ts";
 
 Deno.test("DeadlineQueue settles each deadline once, whichever comes first", () => {
   const q = new DeadlineQueue<string>();
@@ -51,4 +51,59 @@ Deno.test("DeadlineQueue.expire() lets a callback add a deadline", () => {
   assert.equal(q.empty, false);
   q.expire(5);
   assert.deepEqual(seen, ["first", "second"]);
+});
+
+/** A hand-driven clock: `tick()` runs the armed interval, if any. */
+function manualClock() {
+  const state = {
+    now: 0,
+    armed: [] as { ms: number; unref: boolean | undefined }[],
+    tick: undefined as (() => void) | undefined,
+  };
+  const clock: Clock = {
+    now: () => state.now,
+    every(ms, tick, options) {
+      state.armed.push({ ms, unref: options?.unref });
+      state.tick = tick;
+      return () => (state.tick = undefined);
+    },
+  };
+  return { clock, state };
+}
+
+Deno.test("DeadlineTimer arms one unref'd sweeper while deadlines are pending and stops it when none is", () => {
+  const { clock, state } = manualClock();
+  const timer = new DeadlineTimer<string>(clock, { sweepMs: 50, expired: "late" });
+  const seen: string[] = [];
+  const a = timer.add(100, (why) => seen.push(`a ${why}`));
+  timer.add(200, (why) => seen.push(`b ${why}`));
+  assert.deepEqual(state.armed, [{ ms: 50, unref: true }], "one sweeper for both");
+  timer.settle(a, "done");
+  state.now = 150;
+  state.tick?.();
+  assert.deepEqual(seen, ["a done"]);
+  assert.notEqual(state.tick, undefined, "b is still pending");
+  state.now = 200;
+  state.tick?.();
+  assert.deepEqual(seen, ["a done", "b late"]);
+  assert.equal(state.tick, undefined, "the sweeper stopped itself");
+  assert.equal(timer.empty, true);
+  timer.add(10, () => {});
+  assert.equal(state.armed.length, 2, "armed again for a new deadline");
+});
+
+Deno.test("DeadlineTimer.expireAll() expires every pending deadline and stops the sweeper", () => {
+  const { clock, state } = manualClock();
+  const timer = new DeadlineTimer<string>(clock, {
+    sweepMs: 1000,
+    expired: "requeued",
+    keepAlive: true,
+  });
+  const seen: string[] = [];
+  timer.add(60_000, (why) => seen.push(why));
+  assert.deepEqual(state.armed, [{ ms: 1000, unref: false }]);
+  timer.expireAll();
+  assert.deepEqual(seen, ["requeued"]);
+  assert.equal(state.tick, undefined);
+  assert.equal(timer.empty, true);
 });

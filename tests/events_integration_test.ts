@@ -11,7 +11,7 @@ import { eventProcessor } from "../lib/core/events.ts";
 import { defineExtension } from "../lib/core/extension.ts";
 import { FAKE_USER, startFakeVcd } from "../lib/sim/fake_vcd.ts";
 import { createLogger, silentLogger } from "../lib/observability/log.ts";
-import { jsonNotificationExample, xmlNotificationExample } from "../lib/core/notification.ts";
+import { jsonNotificationExample, xmlNotificationExample } from "../lib/sim/notifications.ts";
 import { blockingTaskGateway, VcdClient } from "../lib/vcd/client.ts";
 import vappPolicy from "../handlers/vapp_policy.ts";
 import { AMQP_URL, eventually, uniqueName } from "./broker.ts";

@@ -5,7 +5,7 @@ import type { BlockingTask, Decision as BlockingDecision } from "../lib/core/blo
 import { type BlockingTaskGateway, eventProcessor } from "../lib/core/events.ts";
 import { defineExtension, type Subscription } from "../lib/core/extension.ts";
 import { silentLogger } from "../lib/observability/log.ts";
-import { jsonNotificationExample, type NotificationMessage } from "../lib/core/notification.ts";
+import { jsonNotificationExample, type NotificationMessage } from "../lib/sim/notifications.ts";
 import type { Delivery } from "../lib/core/seam.ts";
 import vappPolicy, { VAPP_NAME } from "../handlers/vapp_policy.ts";
 

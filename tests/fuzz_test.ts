@@ -10,6 +10,7 @@ import vm from "node:vm";
 import { decodeReply } from "../lib/sim/cell.ts";
 import { type Delivery, endpoint } from "../lib/core/service.ts";
 import { type AmqpAddress, amqpDelivery } from "../lib/transport/amqp/delivery.ts";
+import { systemClock } from "../lib/transport/clock.ts";
 import { ticketing } from "../handlers/ticketing.ts";
 import { ORG, prng, securityElement, utf8 } from "./fixtures.ts";
 
@@ -125,6 +126,7 @@ Deno.test("10,000 malformed envelopes: no crash, no 5xx, each answered 4xx or re
     maxEnvelopeBytes: 1_048_576,
     maxBodyBytes: 524_288,
     timeoutMs: 8000,
+    clock: systemClock,
   });
   const total = 10_000;
   const counts = { rejected: 0, "4xx": 0, "2xx": 0, other: 0 };

@@ -12,7 +12,7 @@ import { eventProcessor } from "../lib/core/events.ts";
 import { defineExtension } from "../lib/core/extension.ts";
 import { FAKE_USER, startFakeVcd } from "../lib/sim/fake_vcd.ts";
 import { createLogger } from "../lib/observability/log.ts";
-import { jsonNotificationExample, xmlNotificationExample } from "../lib/core/notification.ts";
+import { jsonNotificationExample, xmlNotificationExample } from "../lib/sim/notifications.ts";
 import { CLIP_MARK } from "../lib/core/redact.ts";
 import { blockingTaskGateway, VcdClient } from "../lib/vcd/client.ts";
 import { AMQP_URL, eventually, uniqueName, withService } from "./broker.ts";

@@ -5,15 +5,17 @@ import {
   decodeHeaders,
   decodeNotification,
   decodeRoutingKey,
-  encodeNotification,
-  jsonNotificationExample,
   type NotificationDelivery,
   NotificationError,
   type NotificationEvent,
-  type NotificationInput,
   type RoutingKeyParts,
-  xmlNotificationExample,
 } from "../lib/core/notification.ts";
+import {
+  encodeNotification,
+  jsonNotificationExample,
+  type NotificationInput,
+  xmlNotificationExample,
+} from "../lib/sim/notifications.ts";
 import type { XmlNode } from "../lib/core/xml.ts";
 
 const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text);

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import FakeTimers from "@sinonjs/fake-timers";
 import { decodeReply } from "../lib/sim/cell.ts";
 import { compile, dispatch } from "../lib/core/dispatch.ts";
+import { systemClock } from "../lib/transport/clock.ts";
 import { defineExtension, route } from "../lib/core/extension.ts";
 import { type Decision, type Delivery, endpoint, type ReplyDecision } from "../lib/core/service.ts";
 import {
@@ -91,9 +92,7 @@ Deno.test("dispatch() answers 504 when a handler outlives its timeout, aborts it
     const pending = dispatch(
       app,
       vcdRequest({ path: "/api/slow", headers: { accept: "application/json" } }),
-      {
-        timeoutMs: 8000,
-      },
+      { timeoutMs: 8000, clock: systemClock },
     );
     await clock.tickAsync(7999);
     let settled = false;
@@ -119,9 +118,15 @@ Deno.test("dispatch() with a timeout still answers a fast handler, and a throwin
     const app = compile(
       slowExtension({ wait: () => Promise.resolve(), calls: { n: 0, aborted: 0 } }),
     );
-    const ok = await dispatch(app, vcdRequest({ path: "/api/slow" }), { timeoutMs: 8000 });
+    const ok = await dispatch(app, vcdRequest({ path: "/api/slow" }), {
+      timeoutMs: 8000,
+      clock: systemClock,
+    });
     assert.equal(ok.reply.status, 200);
-    const boom = await dispatch(app, vcdRequest({ path: "/api/boom" }), { timeoutMs: 8000 });
+    const boom = await dispatch(app, vcdRequest({ path: "/api/boom" }), {
+      timeoutMs: 8000,
+      clock: systemClock,
+    });
     assert.equal(boom.reply.status, 500);
     assert.doesNotMatch(boom.reply.body as string, /kaboom/);
     await clock.tickAsync(50); // the sweeper stops itself once nothing is pending

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { buildRequest, SAMPLE } from "../lib/sim/cell.ts";
 import { startFakeVcd } from "../lib/sim/fake_vcd.ts";
-import { jsonNotificationExample } from "../lib/core/notification.ts";
+import { jsonNotificationExample } from "../lib/sim/notifications.ts";
 import { eventually, uniqueName } from "./broker.ts";
 import { BrokerProxy, RawCell, replyJson, sample, Serve, waitForLine } from "./entrypoint.ts";
 

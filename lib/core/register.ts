@@ -5,13 +5,11 @@
  */
 
 import type { Extension } from "./extension.ts";
+import { VCLOUD_NS, VMEXT_NS } from "./vcloud.ts";
 import { el, parseXml, renderXml, type XmlElement, type XmlNode } from "./xml.ts";
 
 /** Media type of the `vmext:Service` document, for `Content-Type` and `Accept`. */
 export const SERVICE_MEDIA_TYPE = "application/vnd.vmware.admin.service+xml";
-
-const VCLOUD_NS = "http://www.vmware.com/vcloud/v1.5";
-const VMEXT_NS = "http://www.vmware.com/vcloud/extension/v1.5";
 
 /** A whole-segment parameter, exactly as the router recognises one. */
 const PARAM = /^\{.+\}$/;

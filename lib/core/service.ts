@@ -10,6 +10,7 @@ import {
   dispatch,
   type DispatchOptions,
   errorReply,
+  type OptionalTimeLimit,
   type Outcome,
   undecodableReply,
 } from "./dispatch.ts";
@@ -34,10 +35,14 @@ export interface Endpoint {
   readonly handle: <A>(delivery: Delivery<A>, signal?: AbortSignal) => Promise<Decision<A>>;
 }
 
-/** Options of {@linkcode endpoint}. */
-export interface EndpointOptions extends DecodeLimits {
-  /** Handler time limit (504 past it); keep it below vCD's timeout. Default: none. */
-  readonly timeoutMs?: number;
+/**
+ * Options of {@linkcode endpoint}. `timeoutMs`, the handler time limit (504 past it; keep it
+ * below vCD's timeout; default none), comes with the `clock` that measures it.
+ */
+export type EndpointOptions = EndpointSettings & OptionalTimeLimit;
+
+/** The options of {@linkcode endpoint} other than the handler time limit. */
+export interface EndpointSettings extends DecodeLimits {
   /** Handlers running at once before new requests are answered 429 at once. Default: none. */
   readonly maxInFlight?: number;
   /** vCD's own timeout: a redelivered request older than this is answered 504 unhandled. Default 10,000. */
@@ -122,10 +127,10 @@ export function endpoint(extension: Extension, options: EndpointOptions = {}): E
   let lastSignal: AbortSignal | undefined;
   let lastOptions: DispatchOptions = dispatchOptions(undefined);
   function dispatchOptions(signal: AbortSignal | undefined): DispatchOptions {
-    return {
-      ...(signal ? { signal } : {}),
-      ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
-    };
+    const limit = options;
+    if (limit.timeoutMs === undefined) return signal ? { signal } : {};
+    const { timeoutMs, clock } = limit;
+    return signal ? { signal, timeoutMs, clock } : { timeoutMs, clock };
   }
 
   /** Runs the handler for a request not seen before, or shortcuts a repeated one. */

@@ -23,6 +23,7 @@ import { negotiate, type Offer } from "../../lib/core/negotiate.ts";
 import { Router } from "../../lib/core/router.ts";
 import { endpoint } from "../../lib/core/service.ts";
 import { amqpDelivery } from "../../lib/transport/amqp/delivery.ts";
+import { systemClock } from "../../lib/transport/clock.ts";
 import { el, parseXml, renderXml } from "../../lib/core/xml.ts";
 import {
   type Ticket,
@@ -185,7 +186,7 @@ Deno.bench("dispatch POST, XML body", { group: "dispatch" }, async () => {
   await dispatch(app, requests.postXml);
 });
 Deno.bench("dispatch GET, JSON, with an 8 s handler timeout", { group: "dispatch" }, async () => {
-  await dispatch(app, requests.getJson, { timeoutMs: 8_000 });
+  await dispatch(app, requests.getJson, { timeoutMs: 8_000, clock: systemClock });
 });
 
 // --- the whole pure path per delivery ----------------------------------------------------------
@@ -195,6 +196,7 @@ const served = endpoint(extension, {
   maxEnvelopeBytes: 1_048_576,
   maxBodyBytes: 524_288,
   timeoutMs: 8_000,
+  clock: systemClock,
   vcdTimeoutMs: 10_000,
   maxInFlight: 100,
 });

@@ -115,12 +115,14 @@ function onMessage(msg: ConsumeMessage | null): void {
 /** `--endpoint`: vcdext's pure path behind this bare loop. */
 async function endpointHandler(): Promise<(msg: ConsumeMessage | null) => void> {
   const { endpoint } = await import("../../lib/core/service.ts");
+  const { systemClock } = await import("../../lib/transport/clock.ts");
   const { default: ticketing } = await import("../../handlers/ticketing.ts");
   const { amqpDelivery } = await import("../../lib/transport/amqp/delivery.ts");
   const ep = endpoint(ticketing, {
     maxEnvelopeBytes: 1_048_576,
     maxBodyBytes: 524_288,
     timeoutMs: 8_000,
+    clock: systemClock,
     vcdTimeoutMs: 10_000,
     maxInFlight: 100,
   });

@@ -14,6 +14,7 @@
 
 import { endpoint } from "../../lib/core/service.ts";
 import { amqpDelivery } from "../../lib/transport/amqp/delivery.ts";
+import { systemClock } from "../../lib/transport/clock.ts";
 import ticketing from "../../handlers/ticketing.ts";
 import { buildRequest, decodeReply } from "../../lib/sim/cell.ts";
 import { cellRequest, EXPECTED_STATUS, mix, requestId } from "./workload.ts";
@@ -30,6 +31,7 @@ const ep = endpoint(ticketing, {
   maxEnvelopeBytes: 1_048_576,
   maxBodyBytes: 524_288,
   timeoutMs: 8_000,
+  clock: systemClock,
   vcdTimeoutMs: 10_000,
   maxInFlight: 1_000_000, // the in-process driver keeps IN_FLIGHT running; no 429s
 });

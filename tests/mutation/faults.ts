@@ -239,7 +239,7 @@ export const FAULTS: readonly Fault[] = [
   },
   {
     id: "no-body-sniffing",
-    file: "lib/core/dispatch.ts",
+    file: "lib/core/request_body.ts",
     search: 'return first === "<" ? "xml" : first === "{" || first === "[" ? "json" : undefined;',
     replace: "return undefined;",
     tests: [REPLIES, "tests/dispatch_test.ts"],
@@ -328,6 +328,15 @@ export const FAULTS: readonly Fault[] = [
     replace: "if (d.at <= now - 1000) {",
     tests: ["tests/deadlines_test.ts", REPLIES],
   },
+  drop(
+    "deadline-sweeper-never-stops",
+    "lib/core/deadlines.ts",
+    "if (this.#queue.empty) this.#halt();",
+    [
+      "tests/deadlines_test.ts",
+      "tests/reliability_test.ts",
+    ],
+  ),
   {
     id: "envelope-limit-off-by-one",
     file: "lib/core/envelope.ts",
@@ -340,14 +349,14 @@ export const FAULTS: readonly Fault[] = [
   ]),
   {
     id: "notification-false-header",
-    file: "lib/core/notification.ts",
+    file: "lib/core/notification_fields.ts",
     search: 'return s === "true" ? true : s === "false" ? false : undefined;',
     replace: 'return s === "true" ? true : undefined;',
     tests: ["tests/notification_test.ts"],
   },
   drop(
     "binding-key-no-tail",
-    "lib/core/notification.ts",
+    "lib/core/notification_types.ts",
     'if (segments.at(-1) !== "**") words.push("#");',
     [
       "tests/notification_test.ts",
@@ -363,14 +372,14 @@ export const FAULTS: readonly Fault[] = [
   },
   {
     id: "histogram-bound-in-next-bucket",
-    file: "lib/observability/metrics.ts",
+    file: "lib/observability/prometheus_families.ts",
     search: "while (i < b.length && v > (b[i] as number)) i++;",
     replace: "while (i < b.length && v >= (b[i] as number)) i++;",
     tests: ["tests/metrics_test.ts"],
   },
   {
     id: "histogram-not-cumulative",
-    file: "lib/observability/metrics.ts",
+    file: "lib/observability/prometheus_families.ts",
     search: "cumulative += s.counts[i] ?? 0;",
     replace: "cumulative = s.counts[i] ?? 0;",
     tests: ["tests/metrics_test.ts"],
