@@ -6,6 +6,7 @@
  */
 
 import {
+  type App,
   compile,
   dispatch,
   type DispatchOptions,
@@ -104,158 +105,189 @@ function notKeptReply(request: VcdRequest, status: number): Reply {
  * ```
  */
 export function endpoint(extension: Extension, options: EndpointOptions = {}): Endpoint {
-  const app = compile(extension);
-  const vcdTimeoutMs = options.vcdTimeoutMs ?? 10_000;
-  const codec = options.codec ?? ENVELOPE_CODEC;
+  return new RequestEndpoint(extension, options);
+}
+
+/** What became of a request: its outcome, and why the handler did not run, if it did not. */
+interface Settled {
+  readonly outcome: Outcome;
+  readonly shortcut?: Shortcut | undefined;
+}
+
+/** The error reply to a request answered without its handler. */
+function refusal(request: VcdRequest, error: HttpError, shortcut: Shortcut): Settled {
+  return {
+    outcome: { reply: errorReply(request.id, request.headers.get("accept"), error) },
+    shortcut,
+  };
+}
+
+/** {@linkcode endpoint}'s state: requests in flight, recent replies, the running count. */
+class RequestEndpoint implements Endpoint {
+  readonly #app: App;
+  readonly #options: EndpointOptions;
+  readonly #vcdTimeoutMs: number;
+  readonly #codec: RequestCodec;
   /**
    * Requests being handled, by id, with their message bytes: a delivery of the very same bytes
    * (a redelivery) waits for the same outcome. A different request that reuses the id is run on
    * its own and not entered here. Holds only references to requests in flight, so it is bounded
    * by what is in flight (the prefetch, or `maxInFlight`).
    */
-  const handling = new Map<string, InFlight>();
-  const recent = new ReplayMemory({
-    ...(options.recentReplies === undefined ? {} : { entries: options.recentReplies }),
-    ...(options.recentReplyBytes === undefined ? {} : { bytes: options.recentReplyBytes }),
-    ...(options.recentReplyEntryBytes === undefined
-      ? {}
-      : { entryBytes: options.recentReplyEntryBytes }),
-  });
-  let running = 0;
-
+  readonly #handling = new Map<string, InFlight>();
+  readonly #recent: ReplayMemory;
+  #running = 0;
   /** Dispatch options per outer signal (the adapter passes the same one every time). */
-  let lastSignal: AbortSignal | undefined;
-  let lastOptions: DispatchOptions = dispatchOptions(undefined);
-  function dispatchOptions(signal: AbortSignal | undefined): DispatchOptions {
-    const limit = options;
+  #lastSignal: AbortSignal | undefined;
+  #lastOptions: DispatchOptions;
+
+  constructor(readonly extension: Extension, options: EndpointOptions) {
+    this.#app = compile(extension);
+    this.#options = options;
+    this.#vcdTimeoutMs = options.vcdTimeoutMs ?? 10_000;
+    this.#codec = options.codec ?? ENVELOPE_CODEC;
+    this.#recent = new ReplayMemory({
+      ...(options.recentReplies === undefined ? {} : { entries: options.recentReplies }),
+      ...(options.recentReplyBytes === undefined ? {} : { bytes: options.recentReplyBytes }),
+      ...(options.recentReplyEntryBytes === undefined
+        ? {}
+        : { entryBytes: options.recentReplyEntryBytes }),
+    });
+    this.#lastOptions = this.#dispatchOptions(undefined);
+  }
+
+  #dispatchOptions(signal: AbortSignal | undefined): DispatchOptions {
+    const limit = this.#options;
     if (limit.timeoutMs === undefined) return signal ? { signal } : {};
     const { timeoutMs, clock } = limit;
     return signal ? { signal, timeoutMs, clock } : { timeoutMs, clock };
   }
 
+  /** Turns a delivery into a decision; a property, so it can be handed on unbound. */
+  readonly handle = async <A>(
+    delivery: Delivery<A>,
+    signal?: AbortSignal,
+  ): Promise<Decision<A>> => {
+    const reply = delivery.reply ?? { missing: "reply address" };
+    if (!("to" in reply)) {
+      return {
+        kind: "reject",
+        code: "no-reply-address",
+        reason: `message has no ${reply.missing}, so no reply is possible`,
+      };
+    }
+    let request: VcdRequest;
+    try {
+      request = this.#codec.decode(delivery.content, this.#options);
+    } catch (e) {
+      const error = e instanceof EnvelopeError ? e : new EnvelopeError(String(e));
+      const undecodable = undecodableReply(error);
+      return {
+        kind: "reply",
+        extension: this.extension.name,
+        to: reply.to,
+        body: this.#codec.encode(undecodable),
+        requestId: error.requestId,
+        outcome: { reply: undecodable },
+      };
+    }
+    const settled = this.#refuse(request, delivery) ??
+      await this.#run(request, delivery.content, delivery.redelivered === true, signal);
+    return this.#decide(reply.to, request, settled);
+  };
+
+  /** A request that must not run at all: no caller (403), or a redelivery vCD gave up on (504). */
+  #refuse<A>(request: VcdRequest, delivery: Delivery<A>): Settled | undefined {
+    if (request.security.org === "" || request.security.user === "") {
+      // Without a caller there is no tenant to serve: every handler would act for org "".
+      const error = new HttpError(
+        403,
+        "The request carries no security context (user and organisation), so it is not served",
+      );
+      return refusal(request, error, "anonymous");
+    }
+    const age = delivery.timestamp !== undefined && delivery.receivedAt !== undefined
+      ? delivery.receivedAt - delivery.timestamp
+      : undefined;
+    if (delivery.redelivered && age !== undefined && age > this.#vcdTimeoutMs) {
+      // vCD has answered 504 already; running the handler now would only repeat side effects.
+      const error = new HttpError(
+        504,
+        `The request expired before it was handled (${Math.round(age)} ms old)`,
+      );
+      return refusal(request, error, "expired");
+    }
+    return undefined;
+  }
+
+  /** The decision for an outcome: its reply encoded (a 500 when it cannot be). */
+  #decide<A>(to: A, request: VcdRequest, settled: Settled): ReplyDecision<A> {
+    let outcome = settled.outcome;
+    let body: Uint8Array;
+    try {
+      body = this.#codec.encode(outcome.reply);
+    } catch (e) {
+      // Only a handler header that JSON cannot carry gets here; answer 500 all the same.
+      const reply = { id: request.id, status: 500, headers: {}, body: "" };
+      body = this.#codec.encode(reply);
+      outcome = { reply, error: e };
+    }
+    const decision: ReplyDecision<A> = {
+      kind: "reply",
+      extension: this.extension.name,
+      to,
+      requestId: request.id,
+      method: request.method,
+      body,
+      outcome,
+    };
+    return settled.shortcut ? { ...decision, shortcut: settled.shortcut } : decision;
+  }
+
   /** Runs the handler for a request not seen before, or shortcuts a repeated one. */
-  async function run<A>(
+  async #run(
     request: VcdRequest,
     content: Uint8Array,
     redelivered: boolean,
     signal: AbortSignal | undefined,
-    answer: (outcome: Outcome, shortcut?: Shortcut) => ReplyDecision<A>,
-  ): Promise<ReplyDecision<A>> {
-    const pending = handling.get(request.id);
+  ): Promise<Settled> {
+    const pending = this.#handling.get(request.id);
     if (pending && sameBytes(pending.content, content)) {
-      return answer(await pending.outcome, "duplicate");
+      return { outcome: await pending.outcome, shortcut: "duplicate" };
     }
     if (redelivered) {
-      const done = recent.recall(request.id, content, request.security);
+      const done = this.#recent.recall(request.id, content, request.security);
       if (done) {
-        return answer(
-          done.kind === "reply" ? done.outcome : { reply: notKeptReply(request, done.status) },
-          "replayed",
-        );
+        const outcome = done.kind === "reply"
+          ? done.outcome
+          : { reply: notKeptReply(request, done.status) };
+        return { outcome, shortcut: "replayed" };
       }
     }
-    if (options.maxInFlight !== undefined && running >= options.maxInFlight) {
+    const max = this.#options.maxInFlight;
+    if (max !== undefined && this.#running >= max) {
       const busy = new HttpError(429, "The extension is busy; try again shortly", {
         headers: { "Retry-After": "1" },
       });
-      return answer({ reply: errorReply(request.id, request.headers.get("accept"), busy) }, "busy");
+      return refusal(request, busy, "busy");
     }
-    if (signal !== lastSignal) {
-      lastSignal = signal;
-      lastOptions = dispatchOptions(signal);
+    if (signal !== this.#lastSignal) {
+      this.#lastSignal = signal;
+      this.#lastOptions = this.#dispatchOptions(signal);
     }
-    running++;
-    const dispatched = dispatch(app, request, lastOptions);
+    this.#running++;
+    const dispatched = dispatch(this.#app, request, this.#lastOptions);
     // An id in flight for other bytes keeps its entry; this request runs unlisted.
     const entry = pending ? undefined : { content, outcome: dispatched };
-    if (entry) handling.set(request.id, entry);
+    if (entry) this.#handling.set(request.id, entry);
     let outcome: Outcome;
     try {
       outcome = await dispatched;
-      recent.remember(request.id, request.method, content, request.security, outcome);
+      this.#recent.remember(request.id, request.method, content, request.security, outcome);
     } finally {
-      running--;
-      if (entry) handling.delete(request.id);
+      this.#running--;
+      if (entry) this.#handling.delete(request.id);
     }
-    return answer(outcome);
+    return { outcome };
   }
-
-  return {
-    extension,
-    async handle<A>(delivery: Delivery<A>, signal?: AbortSignal): Promise<Decision<A>> {
-      const reply = delivery.reply ?? { missing: "reply address" };
-      if (!("to" in reply)) {
-        return {
-          kind: "reject",
-          code: "no-reply-address",
-          reason: `message has no ${reply.missing}, so no reply is possible`,
-        };
-      }
-      const to = reply.to;
-      let request: VcdRequest;
-      try {
-        request = codec.decode(delivery.content, options);
-      } catch (e) {
-        const error = e instanceof EnvelopeError ? e : new EnvelopeError(String(e));
-        const reply = undecodableReply(error);
-        return {
-          kind: "reply",
-          extension: extension.name,
-          to,
-          body: codec.encode(reply),
-          requestId: error.requestId,
-          outcome: { reply },
-        };
-      }
-      const req = request;
-      /** The decision for an outcome: its reply encoded (a 500 when it cannot be). */
-      function answer(outcome: Outcome, shortcut?: Shortcut): ReplyDecision<A> {
-        let body: Uint8Array;
-        try {
-          body = codec.encode(outcome.reply);
-        } catch (e) {
-          // Only a handler header that JSON cannot carry gets here; answer 500 all the same.
-          const reply = { id: req.id, status: 500, headers: {}, body: "" };
-          body = codec.encode(reply);
-          outcome = { reply, error: e };
-        }
-        const decision: ReplyDecision<A> = {
-          kind: "reply",
-          extension: extension.name,
-          to,
-          requestId: req.id,
-          method: req.method,
-          body,
-          outcome,
-        };
-        return shortcut ? { ...decision, shortcut } : decision;
-      }
-      if (request.security.org === "" || request.security.user === "") {
-        // Without a caller there is no tenant to serve: every handler would act for org "".
-        const error = new HttpError(
-          403,
-          "The request carries no security context (user and organisation), so it is not served",
-        );
-        return answer(
-          { reply: errorReply(request.id, request.headers.get("accept"), error) },
-          "anonymous",
-        );
-      }
-      const age = delivery.timestamp !== undefined && delivery.receivedAt !== undefined
-        ? delivery.receivedAt - delivery.timestamp
-        : undefined;
-      if (delivery.redelivered && age !== undefined && age > vcdTimeoutMs) {
-        // vCD has answered 504 already; running the handler now would only repeat side effects.
-        const error = new HttpError(
-          504,
-          `The request expired before it was handled (${Math.round(age)} ms old)`,
-        );
-        return answer(
-          { reply: errorReply(request.id, request.headers.get("accept"), error) },
-          "expired",
-        );
-      }
-      return await run(request, delivery.content, delivery.redelivered === true, signal, answer);
-    },
-  };
 }
