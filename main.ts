@@ -12,10 +12,12 @@ import {
   BrokerAdmin,
   CellClient,
   type ConsumerSpec,
+  extensionBinding,
+  extensionExchange,
   type RunningService,
   safeUrl,
   startService,
-} from "./lib/transport/amqp/amqp.ts";
+} from "./lib/transport/amqp/mod.ts";
 import {
   buildRequest,
   type CellRequest,
@@ -843,7 +845,7 @@ program
     }
     if (admin) {
       try {
-        const x = await admin.checkExchange(options.exchange, "direct");
+        const x = await admin.checkExchange(extensionExchange(options.exchange));
         rows.push([
           `exchange ${options.exchange} (direct, durable)`,
           x === "ok",
@@ -857,9 +859,10 @@ program
           const queue = options.queue ?? ext.routingKey;
           const what = `queue ${queue} declared and bound`;
           try {
-            await admin.declareDurableQueue(queue, args, {
-              exchange: options.exchange,
-              keys: [ext.routingKey],
+            await admin.declareTopology({
+              queue,
+              queueArguments: args,
+              bindings: [extensionBinding(options.exchange, ext.routingKey)],
             });
             const info = await admin.queueInfo(queue);
             rows.push([
@@ -909,7 +912,7 @@ async function roundTrip(
         consumers: [{
           label: ext.name,
           queue: temp,
-          bindings: [{ exchange: options.exchange, type: "direct", keys: [temp], declare: true }],
+          bindings: [extensionBinding(options.exchange, temp)],
           queueArguments: { "x-expires": 30_000 },
           handle: endpoint(ext).handle,
         }],
