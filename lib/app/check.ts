@@ -28,6 +28,7 @@ import {
 export interface CheckRow {
   /** What was checked, e.g. `queue gcp-ticketing declared and bound`. */
   readonly what: string;
+  /** Passed. */
   readonly ok: boolean;
   /** The result or the broker's objection (scrubbed of credentials). */
   readonly detail: string;
@@ -35,6 +36,7 @@ export interface CheckRow {
 
 /** The `check` command's flags that {@linkcode runCheck} reads. */
 export interface CheckOptions {
+  /** The broker URL. */
   readonly amqpUrl: string;
   /** The extension exchange, as given to serve. */
   readonly exchange: string;

@@ -15,7 +15,9 @@ import { toBuffer, within } from "./util.ts";
  * `buildRequest()` makes one).
  */
 export interface RequestEnvelope {
+  /** The request id, for the caller; not published. */
   readonly id?: string;
+  /** The message body as published. */
   readonly body: Uint8Array;
 }
 
@@ -35,10 +37,13 @@ export interface CellOptions {
 
 /** What {@linkcode CellClient.send} publishes besides the envelope; for hostile-input tests. */
 export interface SendOptions {
+  /** How long to wait for the reply; default 10,000 ms (vCD's own timeout). */
   readonly timeoutMs?: number;
   /** Override or drop (`null`) the reply coordinates. */
   readonly replyTo?: string | null;
+  /** Override or drop (`null`) the `replyToExchange` header. */
   readonly replyToExchange?: string | null;
+  /** The correlation id; default a random UUID. */
   readonly correlationId?: string;
 }
 

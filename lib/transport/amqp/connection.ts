@@ -20,7 +20,9 @@ export interface AmqpTls {
   readonly ca?: string;
   /** PEM client certificate and key, for brokers that require one (EXTERNAL or mutual TLS). */
   readonly cert?: string;
+  /** PEM private key of `cert`. */
   readonly key?: string;
+  /** Skip verifying the broker's certificate (labs only). */
   readonly insecure?: boolean;
 }
 
@@ -112,10 +114,13 @@ export function coalesceWrites(model: ChannelModel): void {
 
 /** Settings of {@linkcode connectRecovering}. */
 export interface RecoveringOptions {
+  /** The broker URL (`amqp://` or `amqps://`). */
   readonly url: string;
+  /** TLS settings for `amqps://` URLs. */
   readonly tls?: AmqpTls | undefined;
   /** Connection attempts at start-up before giving up. */
   readonly startupRetries: number;
+  /** Where connection events are logged. */
   readonly log: Logger;
   /** Runs on every (re)connect, before the connection counts as up: declare and consume. */
   readonly setup: (model: ChannelModel) => Promise<void>;

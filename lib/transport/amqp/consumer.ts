@@ -46,7 +46,9 @@ export function deliveryOf(msg: ConsumeMessage): Delivery<AmqpAddress> {
 
 /** What {@linkcode DecisionRunner} needs. */
 export interface RunnerOptions {
+  /** Where rejects and failed settles are logged. */
   readonly log: Logger;
+  /** Publishes the replies. */
   readonly replies: ReplyPublisher;
   /** Aborted when the drain time is over: handlers still running should give up. */
   readonly signal: AbortSignal;
@@ -60,6 +62,7 @@ export interface RunnerOptions {
 
 /** Carries out the consumers' decisions on the session they were delivered on. */
 export class DecisionRunner {
+  /** A runner for one service's consumers. */
   constructor(readonly options: RunnerOptions) {}
 
   /** Hands the message to the consumer's handler and carries out its decision. */

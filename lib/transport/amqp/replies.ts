@@ -43,6 +43,7 @@ export class ReplyPublisher {
   readonly #unconfirmed = new DeadlineQueue<Disposition>();
   #sweeper: ReturnType<typeof setInterval> | undefined;
 
+  /** A publisher with the service's timeout and reply TTL. */
   constructor(config: ReplySettings) {
     this.#timeoutMs = config.publishTimeoutMs ?? 5_000;
     this.#expiration = String(config.replyExpirationMs ?? 15_000);

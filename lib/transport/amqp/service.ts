@@ -19,11 +19,15 @@ import { within } from "./util.ts";
 
 /** Settings of {@linkcode startService}. */
 export interface ServiceConfig {
+  /** The broker URL (`amqp://` or `amqps://`). */
   readonly url: string;
   /** TLS settings for `amqps://` URLs. */
   readonly tls?: AmqpTls;
+  /** Deliveries unacked at most per channel (the consuming channel's prefetch). */
   readonly prefetch: number;
+  /** The queues to consume. */
   readonly consumers: readonly ConsumerSpec[];
+  /** Where the service logs. */
   readonly log: Logger;
   /** How long to wait for the broker to confirm a reply before requeueing; default 5,000 ms. */
   readonly publishTimeoutMs?: number;

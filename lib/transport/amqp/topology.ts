@@ -13,7 +13,9 @@ import type { Session } from "./session.ts";
 
 /** An exchange a consumer's queue is bound to. */
 export interface Binding {
+  /** The exchange's name. */
   readonly exchange: string;
+  /** Direct for the extension exchange, topic for vCD's notifications. */
   readonly type: "direct" | "topic";
   /** Routing keys (direct) or patterns (topic). */
   readonly keys: readonly string[];
@@ -130,7 +132,9 @@ export async function declareTopology(
 
 /** A binding left out because its exchange was missing. */
 export interface MissingBinding {
+  /** The queue to bind. */
   readonly queue: string;
+  /** The binding whose exchange was missing. */
   readonly binding: Binding;
 }
 
@@ -138,6 +142,7 @@ export interface MissingBinding {
 export interface WatchOptions {
   /** How often to look. */
   readonly everyMs: number;
+  /** Where a binding found late is logged. */
   readonly log: Logger;
   /** The service is stopping: stop looking. */
   readonly stopping: () => boolean;
