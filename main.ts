@@ -12,10 +12,9 @@ import {
   BrokerAdmin,
   CellClient,
   type ConsumerSpec,
-  type RunningService,
   safeUrl,
   startService,
-} from "./lib/transport/amqp/amqp.ts";
+} from "./lib/transport/amqp/mod.ts";
 import {
   buildRequest,
   type CellRequest,
@@ -23,7 +22,6 @@ import {
   demoRequests,
   describeExchange,
   SAMPLE,
-  sampleRequest,
 } from "./lib/sim/cell.ts";
 import { compile } from "./lib/core/dispatch.ts";
 import type { Extension } from "./lib/core/extension.ts";
@@ -35,11 +33,11 @@ import {
   type Logger,
   type LogLevel,
   type LogSink,
-  silentLogger,
 } from "./lib/observability/log.ts";
 import { scrub } from "./lib/core/redact.ts";
 import { eventProcessor } from "./lib/core/events.ts";
 import { describeExtensions, inventoryJson } from "./lib/app/inventory.ts";
+import { renderCheckTable, runCheck } from "./lib/app/check.ts";
 import { renderServiceDocument } from "./lib/core/register.ts";
 import { describeResult, register } from "./lib/vcd/registrar.ts";
 import { startHttp } from "./lib/observability/http.ts";
@@ -828,119 +826,16 @@ program
     ).default(5000),
   )
   .action(async (options) => {
-    const rows: [string, boolean, string][] = [];
     const tls = await amqpTls(options);
     const args = queueArguments(options);
-    const selected = selectExtensions(options.extension).filter((e) => e.routes.length > 0);
-    if (options.queue !== undefined && selected.length !== 1) {
+    const extensions = selectExtensions(options.extension).filter((e) => e.routes.length > 0);
+    if (options.queue !== undefined && extensions.length !== 1) {
       throw new UsageError("--queue names the queue of one extension; add --extension NAME");
     }
-    let admin: BrokerAdmin | undefined;
-    try {
-      admin = await BrokerAdmin.connect(options.amqpUrl, tls);
-      rows.push([`connect ${safeUrl(options.amqpUrl)}`, true, admin.serverVersion()]);
-    } catch (e) {
-      // BrokerAdmin.connect's message leaves the URL's password out already (connectError).
-      rows.push([`connect ${safeUrl(options.amqpUrl)}`, false, scrub((e as Error).message)]);
-    }
-    if (admin) {
-      try {
-        const x = await admin.checkExchange(options.exchange, "direct");
-        rows.push([
-          `exchange ${options.exchange} (direct, durable)`,
-          x === "ok",
-          x === "ok"
-            ? ""
-            : x === "missing"
-            ? "missing: start `vcdext serve` once to declare it"
-            : x,
-        ]);
-        for (const ext of selected) {
-          const queue = options.queue ?? ext.routingKey;
-          const what = `queue ${queue} declared and bound`;
-          try {
-            await admin.declareDurableQueue(queue, args, {
-              exchange: options.exchange,
-              keys: [ext.routingKey],
-            });
-            const info = await admin.queueInfo(queue);
-            rows.push([
-              what,
-              true,
-              `${info?.messages ?? 0} ready, ${info?.consumers ?? 0} consumers`,
-            ]);
-          } catch (e) {
-            rows.push([what, false, scrub((e as Error).message)]);
-          }
-          rows.push(await roundTrip(options, tls, ext, admin));
-        }
-      } finally {
-        await admin.close();
-      }
-    }
-    const width = Math.max(...rows.map((r) => r[0].length), 5);
-    console.log(`${"CHECK".padEnd(width)}  RESULT  DETAIL`);
-    for (const [what, ok, detail] of rows) {
-      console.log(`${what.padEnd(width)}  ${ok ? "pass  " : "FAIL  "}  ${detail}`);
-    }
-    if (rows.some((r) => !r[1])) exit(1);
+    const rows = await runCheck(options, { extensions, queueArguments: args, tls });
+    console.log(renderCheckTable(rows));
+    if (rows.some((r) => !r.ok)) exit(1);
   });
-
-/**
- * One round trip through the broker: to the running instances on the real routing key (--live),
- * or to an in-process dispatcher on a temporary queue and routing key, so that real vCD traffic
- * is never copied to it.
- */
-async function roundTrip(
-  options: { amqpUrl: string; exchange: string; live?: true | undefined; timeout: number },
-  tls: AmqpTls | undefined,
-  ext: Extension,
-  admin: BrokerAdmin,
-): Promise<[string, boolean, string]> {
-  const what = `round trip ${ext.name} (${options.live ? "running instances" : "in-process"})`;
-  const temp = `vcdext.check.${crypto.randomUUID().slice(0, 8)}`;
-  let service: RunningService | undefined;
-  let cell: CellClient | undefined;
-  try {
-    if (!options.live) {
-      service = await startService({
-        url: options.amqpUrl,
-        ...(tls ? { tls } : {}),
-        prefetch: 1,
-        log: silentLogger,
-        consumers: [{
-          label: ext.name,
-          queue: temp,
-          bindings: [{ exchange: options.exchange, type: "direct", keys: [temp], declare: true }],
-          queueArguments: { "x-expires": 30_000 },
-          handle: endpoint(ext).handle,
-        }],
-      });
-    }
-    cell = await CellClient.connect(options.amqpUrl, tls ? { tls } : {});
-    const request = sampleRequest(ext);
-    const started = performance.now();
-    const reply = decodeReply(
-      await cell.send(
-        options.exchange,
-        options.live ? ext.routingKey : temp,
-        buildRequest(request),
-        {
-          timeoutMs: options.timeout,
-        },
-      ),
-    );
-    const ms = (performance.now() - started).toFixed(1);
-    return [what, true, `${request.method} ${request.path} → ${reply.status} in ${ms} ms`];
-  } catch (e) {
-    return [what, false, scrub((e as Error).message)];
-  } finally {
-    await cell?.close();
-    await service?.stop(500);
-    // The temporary queue goes now; its x-expires only covers a check that was killed.
-    if (!options.live) await admin.delete({ queues: [temp] });
-  }
-}
 
 program
   .command("demo")

@@ -1,6 +1,6 @@
 /**
  * Integration against the real broker at 127.0.0.1:5672: the whole request→reply path through
- * RabbitMQ, with the cell simulated by lib/sim/cell.ts and lib/transport/amqp/amqp.ts's CellClient.
+ * RabbitMQ, with the cell simulated by lib/sim/cell.ts and lib/transport/amqp/cell_client.ts's CellClient.
  */
 
 import assert from "node:assert/strict";
@@ -13,7 +13,7 @@ import {
 } from "../lib/sim/cell.ts";
 import { defineExtension } from "../lib/core/extension.ts";
 import { MemoryTicketStore, ticketing } from "../handlers/ticketing.ts";
-import { BrokerAdmin } from "../lib/transport/amqp/amqp.ts";
+import { BrokerAdmin } from "../lib/transport/amqp/mod.ts";
 import { AMQP_URL, eventually, withService } from "./broker.ts";
 
 const base = `/api/org/${SAMPLE.orgId}/ticketing`;

@@ -8,7 +8,7 @@ import {
   CellClient,
   type RunningService,
   startService,
-} from "../lib/transport/amqp/amqp.ts";
+} from "../lib/transport/amqp/mod.ts";
 import type { Extension } from "../lib/core/extension.ts";
 import { createLogger } from "../lib/observability/log.ts";
 import { endpoint, type EndpointSettings } from "../lib/core/service.ts";

@@ -9,7 +9,7 @@
 import amqp from "amqplib";
 import type { Channel, ChannelModel, ConsumeMessage } from "amqplib";
 import { Buffer } from "node:buffer";
-import { BrokerAdmin } from "../lib/transport/amqp/amqp.ts";
+import { BrokerAdmin } from "../lib/transport/amqp/mod.ts";
 import type { CellEnvelope } from "../lib/sim/cell.ts";
 import { AMQP_URL, eventually, uniqueName } from "./broker.ts";
 import { Proc } from "./proc.ts";

@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { BrokerAdmin, CellClient, startService } from "../lib/transport/amqp/amqp.ts";
+import { BrokerAdmin, CellClient, startService } from "../lib/transport/amqp/mod.ts";
 import { eventProcessor } from "../lib/core/events.ts";
 import { defineExtension } from "../lib/core/extension.ts";
 import { FAKE_USER, startFakeVcd } from "../lib/sim/fake_vcd.ts";

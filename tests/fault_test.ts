@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { BrokerAdmin, CellClient } from "../lib/transport/amqp/amqp.ts";
+import { BrokerAdmin, CellClient } from "../lib/transport/amqp/mod.ts";
 import { buildRequest, type CellRequest, decodeReply, SAMPLE } from "../lib/sim/cell.ts";
 import { eventually, uniqueName } from "./broker.ts";
 import {

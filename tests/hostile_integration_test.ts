@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import ticketing from "../handlers/ticketing.ts";
 import vappPolicy from "../handlers/vapp_policy.ts";
-import { BrokerAdmin, CellClient, startService } from "../lib/transport/amqp/amqp.ts";
+import { BrokerAdmin, CellClient, startService } from "../lib/transport/amqp/mod.ts";
 import { buildRequest, decodeReply, SAMPLE } from "../lib/sim/cell.ts";
 import { eventProcessor } from "../lib/core/events.ts";
 import { defineExtension } from "../lib/core/extension.ts";

@@ -11,7 +11,7 @@
 
 import assert from "node:assert/strict";
 import { ticketing } from "../handlers/ticketing.ts";
-import { BrokerAdmin } from "../lib/transport/amqp/amqp.ts";
+import { BrokerAdmin } from "../lib/transport/amqp/mod.ts";
 import { buildRequest, decodeReply, SAMPLE } from "../lib/sim/cell.ts";
 import { AMQP_URL, uniqueName, withService } from "./broker.ts";
 import { Proc } from "./proc.ts";

@@ -12,7 +12,7 @@
  */
 
 import assert from "node:assert/strict";
-import { BrokerAdmin, CellClient } from "../lib/transport/amqp/amqp.ts";
+import { BrokerAdmin, CellClient } from "../lib/transport/amqp/mod.ts";
 import { buildRequest, decodeReply, SAMPLE } from "../lib/sim/cell.ts";
 import { AMQP_URL, eventually, uniqueName } from "./broker.ts";
 import { Proc } from "./proc.ts";

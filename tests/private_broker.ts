@@ -39,7 +39,7 @@
  * outlives it, as epmd always does.
  */
 
-import { BrokerAdmin } from "../lib/transport/amqp/amqp.ts";
+import { BrokerAdmin } from "../lib/transport/amqp/mod.ts";
 
 const SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server";
 const CTL = "/usr/lib/rabbitmq/bin/rabbitmqctl";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { BrokerAdmin } from "../lib/transport/amqp/amqp.ts";
+import { BrokerAdmin } from "../lib/transport/amqp/mod.ts";
 import { privateBrokerAvailable, startPrivateBroker } from "./private_broker.ts";
 import { ignoreUnless } from "./skip.ts";
 

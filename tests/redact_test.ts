@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { connectError, safeUrl } from "../lib/transport/amqp/amqp.ts";
+import { connectError, safeUrl } from "../lib/transport/amqp/mod.ts";
 import {
   clip,
   CLIP_MARK,

@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { BrokerAdmin } from "../lib/transport/amqp/amqp.ts";
+import { BrokerAdmin } from "../lib/transport/amqp/mod.ts";
 import { buildRequest, SAMPLE } from "../lib/sim/cell.ts";
 import { AMQP_URL, uniqueName } from "./broker.ts";
 import { MAIN, RawCell, replyJson, Serve, settingsOf, waitForLine } from "./entrypoint.ts";

@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { BrokerAdmin } from "../lib/transport/amqp/amqp.ts";
+import { BrokerAdmin } from "../lib/transport/amqp/mod.ts";
 import { buildRequest } from "../lib/sim/cell.ts";
 import { AMQP_URL, eventually } from "./broker.ts";
 import { MAIN_WITH_FIXTURE, RawCell, replyJson, sample, Serve } from "./entrypoint.ts";

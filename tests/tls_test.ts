@@ -14,7 +14,7 @@ import {
   CellClient,
   type RunningService,
   startService,
-} from "../lib/transport/amqp/amqp.ts";
+} from "../lib/transport/amqp/mod.ts";
 import { buildRequest, decodeReply, SAMPLE } from "../lib/sim/cell.ts";
 import { createLogger } from "../lib/observability/log.ts";
 import { endpoint } from "../lib/core/service.ts";

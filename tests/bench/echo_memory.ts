@@ -17,7 +17,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { BrokerAdmin, CellClient } from "../../lib/transport/amqp/amqp.ts";
+import { BrokerAdmin, CellClient } from "../../lib/transport/amqp/mod.ts";
 import { buildRequest, decodeReply, SAMPLE } from "../../lib/sim/cell.ts";
 
 const { values } = parseArgs({

@@ -13,7 +13,7 @@
  * then the median of each.
  */
 
-import { BrokerAdmin, CellClient } from "../../lib/transport/amqp/amqp.ts";
+import { BrokerAdmin, CellClient } from "../../lib/transport/amqp/mod.ts";
 import { buildRequest, decodeReply, SAMPLE } from "../../lib/sim/cell.ts";
 import { AMQP_URL, uniqueName } from "../broker.ts";
 import { Proc } from "../proc.ts";

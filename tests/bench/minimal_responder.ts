@@ -3,7 +3,7 @@
  * `tests/bench/run.ts` side by side with vcdext so that vcdext's cost is measured as a ratio
  * against it on the same broker in the same run. Not product code.
  *
- * This file is the single documented exception to "only `lib/transport/amqp/amqp.ts` imports amqplib": a
+ * This file is the single documented exception to "only `lib/transport/amqp/` imports amqplib": a
  * baseline must not go through the code it is the baseline for.
  *
  * It uses the same AMQP settings as `startService` (`noDelay: true`, prefetch 128, manual ack
@@ -23,7 +23,7 @@
  * Diagnostic mode `--endpoint`: instead of the fixed reply, each delivery goes through vcdext's
  * pure path (`endpoint(ticketing).handle` from `lib/core/service.ts`, configured as `serve` does)
  * and its real reply is published, still with this file's bare AMQP loop. Set against vcdext,
- * it separates the cost of vcdext's AMQP adapter (`lib/transport/amqp/amqp.ts`) from that of decoding,
+ * it separates the cost of vcdext's AMQP adapter (`lib/transport/amqp/`) from that of decoding,
  * dispatching and encoding. It is not the baseline of the issue's ratios.
  *
  * ```

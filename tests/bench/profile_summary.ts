@@ -30,7 +30,7 @@ const files = Deno.args.filter((a) => a.endsWith(".cpuprofile"));
 const topIndex = Deno.args.indexOf("--top");
 const TOP = topIndex >= 0 ? Number(Deno.args[topIndex + 1]) : 25;
 
-/** Where a frame's code lives, shortened: `lib/transport/amqp/amqp.ts`, `npm:amqplib/lib/…`, `(native)`. */
+/** Where a frame's code lives, shortened: `lib/transport/amqp/service.ts`, `npm:amqplib/lib/…`, `(native)`. */
 function place(url: string): string {
   if (url === "") return "(native / V8)";
   const npm = /node_modules\/(?:\.deno\/[^/]+\/node_modules\/)?((?:@[^/]+\/)?[^/]+)\/(.*)$/

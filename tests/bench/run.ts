@@ -26,7 +26,7 @@
  * `--confirm-baseline` makes the baseline publish on a confirm channel and ack after the
  * confirm, like vcdext (the default baseline is the issue's: no confirms).
  * `--endpoint-baseline` (diagnostic, not the issue's baseline) makes it run vcdext's pure path
- * (decode, dispatch, encode) behind its bare AMQP loop, so the ratio isolates `lib/transport/amqp/amqp.ts`. `--cpu-prof DIR`
+ * (decode, dispatch, encode) behind its bare AMQP loop, so the ratio isolates `lib/transport/amqp/`. `--cpu-prof DIR`
  * runs vcdext under V8's sampling profiler and writes its profile to DIR at the end
  * (`tests/bench/profile_summary.ts` reads it). `--levels` runs only some levels (profiling);
  * `--v8-flags` passes V8 flags to both responders (e.g. `--max-semi-space-size=2`); vcdext
@@ -37,7 +37,7 @@
  * Exit status: 1 when a run lost, duplicated or mismatched a reply; targets are reported only.
  */
 
-import { BrokerAdmin, CellClient } from "../../lib/transport/amqp/amqp.ts";
+import { BrokerAdmin, CellClient } from "../../lib/transport/amqp/mod.ts";
 import { decodeReply } from "../../lib/sim/cell.ts";
 import { cellRequest, EXPECTED_STATUS, mix } from "./workload.ts";
 import { buildRequest } from "../../lib/sim/cell.ts";

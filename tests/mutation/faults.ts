@@ -218,21 +218,21 @@ export const FAULTS: readonly Fault[] = [
   // --- replies on the wire ---------------------------------------------------------------------
   {
     id: "unconfirmed-reply-acked",
-    file: "lib/transport/amqp/amqp.ts",
-    search: '} else settle(s, msg, "requeue");',
-    replace: '} else settle(s, msg, "ack");',
+    file: "lib/transport/amqp/consumer.ts",
+    search: '} else this.settle(s, msg, "requeue");',
+    replace: '} else this.settle(s, msg, "ack");',
     tests: [REPLIES],
   },
   {
     id: "reply-message-type",
-    file: "lib/transport/amqp/amqp.ts",
+    file: "lib/transport/amqp/replies.ts",
     search: 'messageType: "ProcessHttpResponse",',
     replace: 'messageType: "ProcessHttpRequest",',
     tests: [REPLIES],
   },
   {
     id: "reply-ttl-1ms",
-    file: "lib/transport/amqp/amqp.ts",
+    file: "lib/transport/amqp/replies.ts",
     search: "String(config.replyExpirationMs ?? 15_000)",
     replace: "String(config.replyExpirationMs ?? 1)",
     tests: [REPLIES],
@@ -252,43 +252,43 @@ export const FAULTS: readonly Fault[] = [
       '  .showHelpAfterError()\n  .exitOverride((e) => exit(e.code === "commander.helpDisplayed" ? 1 : e.exitCode))\n',
     tests: ["tests/cli_test.ts", "tests/bundle_test.ts"],
   },
-  // --- our own: lib/transport/amqp/amqp.ts, the consumer and reply side ---------------------------------------
+  // --- our own: lib/transport/amqp/, the consumer and reply side -------------------------------
   drop(
     "reply-without-correlation-id",
-    "lib/transport/amqp/amqp.ts",
-    "correlationId: d.correlationId,\n",
+    "lib/transport/amqp/replies.ts",
+    "correlationId: to.correlationId,\n",
     [
       REPLIES,
     ],
   ),
   {
     id: "queue-not-durable",
-    file: "lib/transport/amqp/amqp.ts",
-    search: "await consume.assertQueue(spec.queue, {\n        durable: true,",
-    replace: "await consume.assertQueue(spec.queue, {\n        durable: false,",
+    file: "lib/transport/amqp/topology.ts",
+    search: "const options: Options.AssertQueue = { durable: true };",
+    replace: "const options: Options.AssertQueue = { durable: false };",
     tests: [REPLIES],
   },
   {
     id: "prefetch-ignored",
-    file: "lib/transport/amqp/amqp.ts",
+    file: "lib/transport/amqp/service.ts",
     search: "await consume.prefetch(config.prefetch);",
     replace: "await consume.prefetch(1);",
     tests: [DEFAULTS],
   },
   {
     id: "confirm-timeout-counted-acked",
-    file: "lib/transport/amqp/amqp.ts",
+    file: "lib/transport/amqp/replies.ts",
     search: 'unconfirmed.expire(performance.now(), "requeued");',
     replace: 'unconfirmed.expire(performance.now(), "acked");',
     tests: [REPLIES, METRICS],
   },
   {
     id: "missing-reply-exchange-requeued",
-    file: "lib/transport/amqp/amqp.ts",
+    file: "lib/transport/amqp/consumer.ts",
     search:
-      '"reply exchange does not exist; message rejected without requeue",\n      );\n      settle(s, msg, "reject");',
+      '"reply exchange does not exist; message rejected without requeue",\n      );\n      this.settle(s, msg, "reject");',
     replace:
-      '"reply exchange does not exist; message rejected without requeue",\n      );\n      settle(s, msg, "requeue");',
+      '"reply exchange does not exist; message rejected without requeue",\n      );\n      this.settle(s, msg, "requeue");',
     tests: [METRICS, "tests/amqp_integration_test.ts"],
   },
   // --- our own: main.ts ------------------------------------------------------------------------

@@ -9,7 +9,9 @@ import type { Delivery } from "../../core/seam.ts";
 
 /** Where a reply to an AMQP request goes: opaque to the core. */
 export interface AmqpAddress {
+  /** The exchange the reply is published to (the `replyToExchange` header). */
   readonly exchange: string;
+  /** The routing key of the reply (the `reply_to` property). */
   readonly routingKey: string;
   /** Copied onto the reply; vCD matches replies by it. */
   readonly correlationId: string | undefined;
@@ -17,10 +19,13 @@ export interface AmqpAddress {
 
 /** The parts of an AMQP message the service reads. */
 export interface AmqpMessageParts {
+  /** The message body. */
   readonly content: Uint8Array;
   /** The routing key it was published with. */
   readonly routingKey?: string | undefined;
+  /** The message's `correlation_id` property. */
   readonly correlationId?: string | undefined;
+  /** The message's `reply_to` property. */
   readonly replyTo?: string | undefined;
   /** Application headers, as the broker delivered them. */
   readonly headers: Readonly<Record<string, unknown>>;

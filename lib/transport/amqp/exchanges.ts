@@ -57,6 +57,7 @@ export class ExchangeMemory {
   readonly #max: number;
   readonly #now: () => number;
 
+  /** At most `max` names; `now` is the clock missing names age by. */
   constructor(max = MAX_REMEMBERED_EXCHANGES, now: () => number = Date.now) {
     this.#max = max;
     this.#now = now;

@@ -1,0 +1,198 @@
+/**
+ * @module `vcdext check`: the broker side, row by row. Connection and credentials; the
+ * extension exchange (exists, and serve's declaration of it matches); each extension's queue,
+ * declared and bound as `serve` declares it (the same {@linkcode QueueTopology}, so check cannot
+ * drift from serve); and a round trip through the broker, to an in-process dispatcher on a
+ * temporary queue, or with `live` to the running instances. {@linkcode runCheck} gives the
+ * rows, {@linkcode renderCheckTable} the table `vcdext check` prints.
+ */
+
+import type { Extension } from "../core/extension.ts";
+import { scrub } from "../core/redact.ts";
+import { endpoint } from "../core/service.ts";
+import { silentLogger } from "../observability/log.ts";
+import { buildRequest, decodeReply, sampleRequest } from "../sim/cell.ts";
+import {
+  type AmqpTls,
+  BrokerAdmin,
+  CellClient,
+  extensionBinding,
+  extensionExchange,
+  type QueueTopology,
+  type RunningService,
+  safeUrl,
+  startService,
+} from "../transport/amqp/mod.ts";
+
+/** One row of the table. */
+export interface CheckRow {
+  /** What was checked, e.g. `queue gcp-ticketing declared and bound`. */
+  readonly what: string;
+  /** Passed. */
+  readonly ok: boolean;
+  /** The result or the broker's objection (scrubbed of credentials). */
+  readonly detail: string;
+}
+
+/** The `check` command's flags that {@linkcode runCheck} reads. */
+export interface CheckOptions {
+  /** The broker URL. */
+  readonly amqpUrl: string;
+  /** The extension exchange, as given to serve. */
+  readonly exchange: string;
+  /** The queue name given to serve (one extension only); default the routing key. */
+  readonly queue?: string | undefined;
+  /** Round trip through the running instances on the real routing key. */
+  readonly live?: boolean | undefined;
+  /** How long to wait for each reply, ms. */
+  readonly timeout: number;
+}
+
+/** What `check` is given, computed from the flags as `serve` computes it. */
+export interface CheckInputs {
+  /** The extensions to check: those selected, with routes. */
+  readonly extensions: readonly Extension[];
+  /** The `x-…` arguments serve declares the queues with. */
+  readonly queueArguments: Readonly<Record<string, unknown>>;
+  /** TLS settings for `amqps://` URLs. */
+  readonly tls: AmqpTls | undefined;
+}
+
+/** Runs every check, in the table's order; never throws for what the broker says. */
+export async function runCheck(options: CheckOptions, inputs: CheckInputs): Promise<CheckRow[]> {
+  const rows: CheckRow[] = [];
+  const what = `connect ${safeUrl(options.amqpUrl)}`;
+  let admin: BrokerAdmin;
+  try {
+    admin = await BrokerAdmin.connect(options.amqpUrl, inputs.tls);
+  } catch (e) {
+    // BrokerAdmin.connect's message leaves the URL's password out already (connectError).
+    return [{ what, ok: false, detail: scrub((e as Error).message) }];
+  }
+  rows.push({ what, ok: true, detail: admin.serverVersion() });
+  try {
+    rows.push(await exchangeRow(admin, options.exchange));
+    for (const ext of inputs.extensions) {
+      const topology: QueueTopology = {
+        queue: options.queue ?? ext.routingKey,
+        bindings: [extensionBinding(options.exchange, ext.routingKey)],
+        queueArguments: inputs.queueArguments,
+      };
+      rows.push(await queueRow(admin, topology));
+      rows.push(await roundTrip(options, inputs.tls, ext, admin));
+    }
+  } finally {
+    await admin.close();
+  }
+  return rows;
+}
+
+/** The extension exchange exists, and serve's declaration of it (direct, durable) matches. */
+async function exchangeRow(admin: BrokerAdmin, exchange: string): Promise<CheckRow> {
+  const x = await admin.checkExchange(extensionExchange(exchange));
+  return {
+    what: `exchange ${exchange} (direct, durable)`,
+    ok: x === "ok",
+    detail: x === "ok"
+      ? ""
+      : x === "missing"
+      ? "missing: start `vcdext serve` once to declare it"
+      : x,
+  };
+}
+
+/** The queue, declared and bound as serve does it, with its ready messages and consumers. */
+async function queueRow(admin: BrokerAdmin, topology: QueueTopology): Promise<CheckRow> {
+  const what = `queue ${topology.queue} declared and bound`;
+  try {
+    await admin.declareTopology(topology);
+    const info = await admin.queueInfo(topology.queue);
+    return {
+      what,
+      ok: true,
+      detail: `${info?.messages ?? 0} ready, ${info?.consumers ?? 0} consumers`,
+    };
+  } catch (e) {
+    return { what, ok: false, detail: scrub((e as Error).message) };
+  }
+}
+
+/**
+ * One round trip through the broker: to the running instances on the real routing key (`live`),
+ * or to an in-process dispatcher on a temporary queue and routing key, so that real vCD traffic
+ * is never copied to it.
+ */
+async function roundTrip(
+  options: CheckOptions,
+  tls: AmqpTls | undefined,
+  ext: Extension,
+  admin: BrokerAdmin,
+): Promise<CheckRow> {
+  const what = `round trip ${ext.name} (${options.live ? "running instances" : "in-process"})`;
+  const temp = `vcdext.check.${crypto.randomUUID().slice(0, 8)}`;
+  let service: RunningService | undefined;
+  let cell: CellClient | undefined;
+  try {
+    if (!options.live) {
+      service = await startService({
+        url: options.amqpUrl,
+        ...(tls ? { tls } : {}),
+        prefetch: 1,
+        log: silentLogger,
+        consumers: [{
+          label: ext.name,
+          queue: temp,
+          bindings: [extensionBinding(options.exchange, temp)],
+          queueArguments: { "x-expires": 30_000 },
+          handle: endpoint(ext).handle,
+        }],
+      });
+    }
+    cell = await CellClient.connect(options.amqpUrl, tls ? { tls } : {});
+    const request = sampleRequest(ext);
+    const started = performance.now();
+    const reply = decodeReply(
+      await cell.send(
+        options.exchange,
+        options.live ? ext.routingKey : temp,
+        buildRequest(request),
+        { timeoutMs: options.timeout },
+      ),
+    );
+    const ms = (performance.now() - started).toFixed(1);
+    return {
+      what,
+      ok: true,
+      detail: `${request.method} ${request.path} → ${reply.status} in ${ms} ms`,
+    };
+  } catch (e) {
+    return { what, ok: false, detail: scrub((e as Error).message) };
+  } finally {
+    await cell?.close();
+    await service?.stop(500);
+    // The temporary queue goes now; its x-expires only covers a check that was killed.
+    if (!options.live) await admin.delete({ queues: [temp] });
+  }
+}
+
+/**
+ * The table `vcdext check` prints: one line per row, the first column as wide as its longest.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { renderCheckTable } from "./check.ts";
+ * assert.equal(
+ *   renderCheckTable([{ what: "connect amqp://h", ok: true, detail: "RabbitMQ 4.1" }]),
+ *   "CHECK             RESULT  DETAIL\nconnect amqp://h  pass    RabbitMQ 4.1",
+ * );
+ * ```
+ */
+export function renderCheckTable(rows: readonly CheckRow[]): string {
+  const width = Math.max(...rows.map((r) => r.what.length), 5);
+  const lines = [`${"CHECK".padEnd(width)}  RESULT  DETAIL`];
+  for (const { what, ok, detail } of rows) {
+    lines.push(`${what.padEnd(width)}  ${ok ? "pass  " : "FAIL  "}  ${detail}`);
+  }
+  return lines.join("\n");
+}

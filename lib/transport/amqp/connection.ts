@@ -1,0 +1,197 @@
+/**
+ * @module Connecting to the broker: the socket and TLS options, the service's connection with
+ * automatic recovery (capped exponential backoff with jitter, {@linkcode BROKER_RECONNECT}) and
+ * its log lines, the plain connections of the cell's client and the admin, and the URL and
+ * error redaction every message about the broker goes through.
+ */
+
+import amqp from "amqplib";
+import type { ChannelModel, RecoveringChannelModel } from "amqplib";
+import { backoffDelay, BROKER_RECONNECT } from "../../core/retry.ts";
+import { errorFields, type Logger } from "../../observability/log.ts";
+import { parsesAsWritten, passwordsOf, redactUrl, scrub } from "../../core/redact.ts";
+
+/**
+ * TLS settings for `amqps://` URLs. The caller reads the files; this module only passes the
+ * bytes on. `insecure` skips verification of the broker's certificate: explicit, never implied.
+ */
+export interface AmqpTls {
+  /** PEM of the CA(s) that signed the broker's certificate (default: the system's). */
+  readonly ca?: string;
+  /** PEM client certificate and key, for brokers that require one (EXTERNAL or mutual TLS). */
+  readonly cert?: string;
+  /** PEM private key of `cert`. */
+  readonly key?: string;
+  /** Skip verifying the broker's certificate (labs only). */
+  readonly insecure?: boolean;
+}
+
+/** Socket options for amqplib from {@linkcode AmqpTls}. */
+export function socketOptions(tls: AmqpTls | undefined): Record<string, unknown> {
+  const options: Record<string, unknown> = { noDelay: true };
+  if (!tls) return options;
+  if (tls.ca !== undefined) options.ca = [tls.ca];
+  if (tls.cert !== undefined) options.cert = tls.cert;
+  if (tls.key !== undefined) options.key = tls.key;
+  if (tls.insecure) options.rejectUnauthorized = false;
+  return options;
+}
+
+/**
+ * A URL with its password replaced, for logs and errors: by parsing ({@linkcode redactUrl}),
+ * since a pattern missed passwords with a space, a raw `@` or `/`, which amqplib accepts; then
+ * scrubbed by shape for what parsing does not see (`?password=` in the query).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { safeUrl } from "./connection.ts";
+ * assert.equal(safeUrl("amqp://guest:s3cret@broker:5672/"), "amqp://guest:[redacted]@broker:5672/");
+ * ```
+ */
+export function safeUrl(url: string): string {
+  return scrub(redactUrl(url));
+}
+
+const CONNECT_ADVICE =
+  "the URL does not parse as written; percent-encode / ? # @ % in the user name and password";
+
+/**
+ * Why connecting to `url` failed, for a message: amqplib's text scrubbed of the URL's
+ * password in every form it may quote it, and of anything credential-shaped. When amqplib
+ * reads the URL differently (a raw `/` in the password), its text may name a piece of the
+ * password as the host: it is replaced by advice.
+ */
+export function connectError(url: string, e: unknown): Error {
+  const reason = parsesAsWritten(url)
+    ? scrub(String((e as Error)?.message ?? e), passwordsOf(url))
+    : CONNECT_ADVICE;
+  return new Error(`Cannot connect to ${safeUrl(url)}: ${reason}`);
+}
+
+/**
+ * The log fields of a connection error, which may quote the URL: scrubbed of its password as
+ * well (see {@linkcode connectError}).
+ */
+function brokerErrorFields(url: string): (err: unknown) => Record<string, unknown> {
+  const passwords = passwordsOf(url);
+  const asWritten = parsesAsWritten(url);
+  return (err) => {
+    const fields = errorFields(err);
+    if (!asWritten) return { name: fields.name, message: CONNECT_ADVICE };
+    return {
+      ...fields,
+      message: scrub(fields.message, passwords),
+      ...(fields.stack === undefined ? {} : { stack: scrub(fields.stack, passwords) }),
+    };
+  };
+}
+
+/**
+ * Coalesces socket writes: amqplib's multiplexer writes every frame with its own `write` call
+ * (one syscall each); corking the socket around one multiplexer pass sends them as one
+ * `writev`. This reaches into amqplib's internals (`connection.muxer`, `connection.stream`),
+ * so it checks they exist and otherwise leaves the connection as it is.
+ */
+export function coalesceWrites(model: ChannelModel): void {
+  const conn = model.connection as unknown as {
+    stream?: { cork?: () => void; uncork?: () => void };
+    muxer?: { _readIncoming?: () => void };
+  };
+  const stream = conn.stream;
+  const mux = conn.muxer;
+  if (typeof stream?.cork !== "function" || typeof mux?._readIncoming !== "function") return;
+  const pass = mux._readIncoming.bind(mux);
+  mux._readIncoming = () => {
+    stream.cork!();
+    try {
+      pass();
+    } finally {
+      stream.uncork!();
+    }
+  };
+}
+
+/** Settings of {@linkcode connectRecovering}. */
+export interface RecoveringOptions {
+  /** The broker URL (`amqp://` or `amqps://`). */
+  readonly url: string;
+  /** TLS settings for `amqps://` URLs. */
+  readonly tls?: AmqpTls | undefined;
+  /** Connection attempts at start-up before giving up. */
+  readonly startupRetries: number;
+  /** Where connection events are logged. */
+  readonly log: Logger;
+  /** Runs on every (re)connect, before the connection counts as up: declare and consume. */
+  readonly setup: (model: ChannelModel) => Promise<void>;
+  /** Whether the service is stopping: a disconnect is then expected, not warned about. */
+  readonly stopping: () => boolean;
+}
+
+/**
+ * The service's connection: connects (trying `startupRetries` times), runs `setup` on it and
+ * again after every reconnect, and logs what happens to it. Throws {@linkcode connectError}
+ * when the broker cannot be reached at start-up.
+ */
+export async function connectRecovering(
+  options: RecoveringOptions,
+): Promise<RecoveringChannelModel> {
+  const { url, log } = options;
+  const model: RecoveringChannelModel = await amqp.connect(url, {
+    ...socketOptions(options.tls),
+    clientProperties: { connection_name: "vcdext" },
+    recovery: {
+      // amqplib counts attempts from 1; the policy from 0 (see core/retry.ts).
+      calculateDelay: (attempt: number) => backoffDelay(attempt - 1, BROKER_RECONNECT),
+      maxRetries: Infinity,
+      initialMaxRetries: options.startupRetries,
+      waitForConnect: false,
+      setup: options.setup,
+    },
+  });
+  const brokerError = brokerErrorFields(url);
+  model.on("error", (err: unknown) => log.warn({ err: brokerError(err) }, "connection error"));
+  model.on("disconnect", (err: unknown) => {
+    if (!options.stopping()) {
+      log.warn({ err: brokerError(err) }, "disconnected from the broker; reconnecting");
+    }
+  });
+  model.on("connect", () => log.info({ url: safeUrl(url) }, "connected to the broker"));
+  model.on(
+    "reconnect-scheduled",
+    (info: { attempt: number; delay: number }) =>
+      log.debug({ attempt: info.attempt, delayMs: Math.round(info.delay) }, "reconnect scheduled"),
+  );
+  try {
+    await model.waitForConnect();
+  } catch (e) {
+    await model.close().catch(() => {});
+    throw connectError(url, e);
+  }
+  model.on(
+    "handler-error",
+    (err: unknown) => log.error({ err: errorFields(err) }, "handler error"),
+  );
+  return model;
+}
+
+/**
+ * A connection without recovery (the cell's client, the admin); throws
+ * {@linkcode connectError}.
+ */
+export async function connectPlain(
+  url: string,
+  tls: AmqpTls | undefined,
+  connectionName?: string,
+): Promise<ChannelModel> {
+  try {
+    return await amqp.connect(url, {
+      ...socketOptions(tls),
+      ...(connectionName === undefined
+        ? {}
+        : { clientProperties: { connection_name: connectionName } }),
+    });
+  } catch (e) {
+    throw connectError(url, e);
+  }
+}
