@@ -22,6 +22,7 @@ import {
   type NotificationEvent,
 } from "./notification.ts";
 import { quote } from "./redact.ts";
+import { backoffDelay, EVENT_RETRY } from "./retry.ts";
 import type { Decision, Delivery } from "./seam.ts";
 
 /** The slash-form type of the event that announces a blocking task. */
@@ -98,15 +99,27 @@ export function eventProcessor(
   extensions: readonly Extension[],
   options: EventOptions,
 ): EventProcessor {
-  const { log } = options;
-  const retries = options.retries ?? 2;
+  return new Events(compileExtensions(extensions), options);
+}
+
+/** A blocking-task rule with the operations it decides. */
+interface CompiledRule {
+  readonly extension: string;
+  readonly operations: ReadonlySet<string>;
+  readonly rule: NonNullable<Extension["blockingTasks"]>[number];
+}
+
+/** The extensions' subscriptions and rules, and the binding keys that cover them. */
+interface Compiled {
+  readonly subscriptions: readonly CompiledSubscription[];
+  readonly rules: readonly CompiledRule[];
+  readonly keys: ReadonlySet<string>;
+}
+
+function compileExtensions(extensions: readonly Extension[]): Compiled {
   const subscriptions: CompiledSubscription[] = [];
+  const rules: CompiledRule[] = [];
   const keys = new Set<string>();
-  const rules: {
-    extension: string;
-    operations: ReadonlySet<string>;
-    rule: NonNullable<Extension["blockingTasks"]>[number];
-  }[] = [];
   for (const ext of extensions) {
     for (const sub of ext.notifications ?? []) {
       const patterns = list(sub.type).map((p) => {
@@ -128,29 +141,101 @@ export function eventProcessor(
       rules.push({ extension: ext.name, operations: new Set(list(rule.operation)), rule });
     }
   }
+  return { subscriptions, rules, keys };
+}
 
-  /** Runs `fn` with bounded retries; true when it finally succeeded. */
-  async function attempt(what: string, fields: object, fn: () => unknown): Promise<boolean> {
+/** {@linkcode eventProcessor}'s processor. */
+class Events implements EventProcessor {
+  readonly bindingKeys: readonly string[];
+  readonly active: boolean;
+  readonly #compiled: Compiled;
+  readonly #options: EventOptions;
+  readonly #log: Logger;
+  readonly #retries: number;
+
+  constructor(compiled: Compiled, options: EventOptions) {
+    this.#compiled = compiled;
+    this.#options = options;
+    this.#log = options.log;
+    this.#retries = options.retries ?? 2;
+    this.bindingKeys = [...compiled.keys];
+    this.active = compiled.keys.size > 0;
+  }
+
+  /** Handles one delivery; a property, so it can be handed on unbound. */
+  readonly handle = async <A>(delivery: Delivery<A>, signal: AbortSignal): Promise<Decision<A>> => {
+    const options = this.#options;
+    let event: NotificationEvent;
+    try {
+      event = decodeNotification({
+        body: delivery.content,
+        routingKey: delivery.topic ?? "",
+        headers: { ...delivery.headers },
+      });
+    } catch (e) {
+      options.onEvent?.("", "undecodable");
+      return {
+        kind: "reject",
+        code: "undecodable",
+        reason: `undecodable notification: ${(e as Error).message}`,
+      };
+    }
+    const notified = await this.#notify(event, signal);
+    const decided = await this.#blockingTask(event, signal);
+    const handled = notified !== undefined || decided !== undefined;
+    const failed = notified === false || decided === false;
+    const outcome: EventOutcome = failed ? "failed" : handled ? "handled" : "ignored";
+    options.onEvent?.(event.type, outcome);
+    return failed
+      ? {
+        kind: "reject",
+        code: "handler-failed",
+        reason: `event ${quote(event.id) || "(no id)"} of type ${quote(event.type)} failed`,
+      }
+      : { kind: "ack" };
+  };
+
+  /** Runs the matching subscriptions: `undefined` when none matched, else whether all succeeded. */
+  async #notify(event: NotificationEvent, signal: AbortSignal): Promise<boolean | undefined> {
+    let result: boolean | undefined;
+    for (const sub of this.#compiled.subscriptions) {
+      if (!sub.matches(event)) continue;
+      result ??= true;
+      const eventId = quote(event.id);
+      const ctx = { log: this.#log.child({ eventId, extension: sub.extension }), signal };
+      const fields = { eventId, type: quote(event.type), extension: sub.extension };
+      if (!(await this.#attempt("notification handler", fields, () => sub.handle(event, ctx)))) {
+        result = false;
+      }
+    }
+    return result;
+  }
+
+  /** Runs `fn` with bounded retries (`EVENT_RETRY` apart); true when it finally succeeded. */
+  async #attempt(what: string, fields: object, fn: () => unknown): Promise<boolean> {
+    const retries = this.#retries;
     for (let n = 0; n <= retries; n++) {
       try {
         await fn();
         return true;
       } catch (e) {
         const last = n === retries;
-        log[last ? "error" : "warn"](
+        this.#log[last ? "error" : "warn"](
           { ...fields, attempt: n + 1, err: errorFields(e) },
           last ? `${what} failed ${n + 1} times; giving up` : `${what} failed; retrying`,
         );
-        if (!last) await options.sleep(100 * 2 ** n);
+        if (!last) await this.#options.sleep(backoffDelay(n, EVENT_RETRY));
       }
     }
     return false;
   }
 
-  async function blockingTask(
-    event: NotificationEvent,
-    signal: AbortSignal,
-  ): Promise<boolean | undefined> {
+  /**
+   * Decides a blocking task when the event announces one that a rule covers: `undefined` when
+   * it is none of this service's business, else whether the decision was carried out.
+   */
+  async #blockingTask(event: NotificationEvent, signal: AbortSignal): Promise<boolean | undefined> {
+    const { rules } = this.#compiled;
     if (rules.length === 0 || event.type !== BLOCKING_TASK_CREATE) return undefined;
     const byName = event.taskName ? rules.filter((r) => r.operations.has(event.taskName!)) : rules;
     if (byName.length === 0) return undefined; // some other extension's operation
@@ -160,95 +245,53 @@ export function eventProcessor(
       blockingTask: quote(event.entity),
       operation: event.taskName === undefined ? undefined : quote(event.taskName),
     };
-    if (!options.gateway) {
-      log.error(
+    const gateway = this.#options.gateway;
+    if (!gateway) {
+      this.#log.error(
         fields,
         "a blocking task needs a decision but no vCD REST API is configured (--vcd-url)",
       );
       return false;
     }
-    const gateway = options.gateway;
     let id: string;
     try {
       id = blockingTaskId(event.entity || event.task || "");
     } catch (e) {
-      log.error({ ...fields, err: errorFields(e) }, "blocking-task event without a usable task id");
+      this.#log.error(
+        { ...fields, err: errorFields(e) },
+        "blocking-task event without a usable task id",
+      );
       return false;
     }
     let task: BlockingTask | undefined;
-    if (
-      !(await attempt(
-        "fetching the blocking task",
-        fields,
-        async () => (task = await gateway.fetch(id)),
-      ))
-    ) {
-      return false;
-    }
+    const fetch = async () => (task = await gateway.fetch(id));
+    if (!(await this.#attempt("fetching the blocking task", fields, fetch))) return false;
     const operation = task!.operation ?? event.taskName;
     const match = rules.find((r) => operation !== undefined && r.operations.has(operation));
     if (!match) return undefined;
-    const ctx = { log: log.child({ eventId: fields.eventId, blockingTask: id }), signal, event };
-    return await attempt(
-      "deciding the blocking task",
-      { ...fields, extension: match.extension },
-      async () => {
-        const decision = await match.rule.decide(task!, ctx);
-        await gateway.act(task!, decision);
-        options.onDecision?.(decision.action);
-        log.info(
-          { ...fields, extension: match.extension, action: decision.action },
-          "blocking task decided",
-        );
-      },
-    );
+    return await this.#decide(gateway, task!, match, fields, { id, event, signal });
   }
 
-  return {
-    bindingKeys: [...keys],
-    active: keys.size > 0,
-    async handle<A>(delivery: Delivery<A>, signal: AbortSignal): Promise<Decision<A>> {
-      let event: NotificationEvent;
-      try {
-        event = decodeNotification({
-          body: delivery.content,
-          routingKey: delivery.topic ?? "",
-          headers: { ...delivery.headers },
-        });
-      } catch (e) {
-        options.onEvent?.("", "undecodable");
-        return {
-          kind: "reject",
-          code: "undecodable",
-          reason: `undecodable notification: ${(e as Error).message}`,
-        };
-      }
-      let handled = false;
-      let failed = false;
-      for (const sub of subscriptions) {
-        if (!sub.matches(event)) continue;
-        handled = true;
-        const eventId = quote(event.id);
-        const ctx = { log: log.child({ eventId, extension: sub.extension }), signal };
-        const fields = { eventId, type: quote(event.type), extension: sub.extension };
-        if (!(await attempt("notification handler", fields, () => sub.handle(event, ctx)))) {
-          failed = true;
-        }
-      }
-      const decided = await blockingTask(event, signal);
-      if (decided !== undefined) {
-        handled = true;
-        if (!decided) failed = true;
-      }
-      const outcome: EventOutcome = failed ? "failed" : handled ? "handled" : "ignored";
-      options.onEvent?.(event.type, outcome);
-      return failed
-        ? {
-          kind: "reject",
-          code: "handler-failed",
-          reason: `event ${quote(event.id) || "(no id)"} of type ${quote(event.type)} failed`,
-        }
-        : { kind: "ack" };
-    },
-  };
+  /** Asks the rule and posts its decision, with retries. */
+  #decide(
+    gateway: BlockingTaskGateway,
+    task: BlockingTask,
+    match: CompiledRule,
+    fields: { eventId: string; blockingTask: string; operation: string | undefined },
+    about: { id: string; event: NotificationEvent; signal: AbortSignal },
+  ): Promise<boolean> {
+    const { id, event, signal } = about;
+    const ctx = {
+      log: this.#log.child({ eventId: fields.eventId, blockingTask: id }),
+      signal,
+      event,
+    };
+    const logged = { ...fields, extension: match.extension };
+    return this.#attempt("deciding the blocking task", logged, async () => {
+      const decision = await match.rule.decide(task, ctx);
+      await gateway.act(task, decision);
+      this.#options.onDecision?.(decision.action);
+      this.#log.info({ ...logged, action: decision.action }, "blocking task decided");
+    });
+  }
 }

@@ -1,10 +1,10 @@
 /**
- * @module The vCD client's one retry policy: the wait before each retry of a 5xx or a network
- * error (exponential, capped, jittered). `VcdClient` retries at most `retries` times.
+ * @module The vCD client's retry wait: the one backoff of lib/core/retry.ts with its
+ * `VCD_RETRY` policy (between half and all of 200 ms × 2ⁿ, capped at 5 s). `VcdClient` retries
+ * at most `retries` times.
  */
 
-const BACKOFF_BASE_MS = 200;
-const BACKOFF_CAP_MS = 5_000;
+import { backoffDelay as delayFor, VCD_RETRY } from "../core/retry.ts";
 
 /**
  * The wait before retry number `attempt` (0 for the first retry): exponential from 200 ms,
@@ -20,8 +20,7 @@ const BACKOFF_CAP_MS = 5_000;
  * ```
  */
 export function backoffDelay(attempt: number, random: () => number = Math.random): number {
-  const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** Math.max(0, attempt));
-  return Math.round(ceiling / 2 + (ceiling / 2) * Math.min(1, Math.max(0, random())));
+  return delayFor(attempt, VCD_RETRY, random);
 }
 
 /** Waits `ms` milliseconds (the default `sleep` of `VcdClient`). */

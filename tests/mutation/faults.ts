@@ -278,8 +278,8 @@ export const FAULTS: readonly Fault[] = [
   {
     id: "confirm-timeout-counted-acked",
     file: "lib/transport/amqp/replies.ts",
-    search: 'unconfirmed.expire(performance.now(), "requeued");',
-    replace: 'unconfirmed.expire(performance.now(), "acked");',
+    search: 'expired: "requeued",\n      keepAlive: true,',
+    replace: 'expired: "acked",\n      keepAlive: true,',
     tests: [REPLIES, METRICS],
   },
   {

@@ -6,10 +6,11 @@
  * when the reply was confirmed.
  */
 
-import { type Deadline, DeadlineQueue } from "../../core/deadlines.ts";
+import { DeadlineTimer } from "../../core/deadlines.ts";
 import type { ReplyDecision } from "../../core/seam.ts";
 import type { AmqpAddress } from "./delivery.ts";
 import type { Session } from "./session.ts";
+import { systemClock } from "../clock.ts";
 import { toBuffer, within } from "./util.ts";
 
 /** How a delivery ended, for the access log and metrics. */
@@ -35,18 +36,25 @@ export interface ReplySettings {
 
 /**
  * Publishes replies and waits for their confirms. Replies waiting for a confirm are kept with
- * their deadline in one queue; one sweeper, running only while some wait, times them out.
+ * their deadline in one {@linkcode DeadlineTimer}; its one sweeper, running only while some
+ * wait, times them out.
  */
 export class ReplyPublisher {
   readonly #timeoutMs: number;
   readonly #expiration: string;
-  readonly #unconfirmed = new DeadlineQueue<Disposition>();
-  #sweeper: ReturnType<typeof setInterval> | undefined;
+  /** Replies waiting for their confirm; past the timeout they count as requeued. */
+  readonly #unconfirmed: DeadlineTimer<Disposition>;
 
   /** A publisher with the service's timeout and reply TTL. */
   constructor(config: ReplySettings) {
     this.#timeoutMs = config.publishTimeoutMs ?? 5_000;
     this.#expiration = String(config.replyExpirationMs ?? 15_000);
+    // Kept alive while replies wait: a confirm outstanding is work the process still has to do.
+    this.#unconfirmed = new DeadlineTimer<Disposition>(systemClock, {
+      sweepMs: Math.min(1_000, this.#timeoutMs),
+      expired: "requeued",
+      keepAlive: true,
+    });
   }
 
   /**
@@ -76,7 +84,7 @@ export class ReplyPublisher {
     const expiration = this.#expiration;
     const unconfirmed = this.#unconfirmed;
     return await new Promise<Disposition>((resolve) => {
-      const w = this.#awaitConfirm(resolve);
+      const w = unconfirmed.add(publishTimeoutMs, resolve);
       const done = (disposition: Disposition) => unconfirmed.settle(w, disposition);
       try {
         ch.publish(
@@ -99,24 +107,8 @@ export class ReplyPublisher {
     });
   }
 
-  #awaitConfirm(resolve: (d: Disposition) => void): Deadline<Disposition> {
-    const unconfirmed = this.#unconfirmed;
-    const publishTimeoutMs = this.#timeoutMs;
-    const w = unconfirmed.add(performance.now() + publishTimeoutMs, resolve);
-    this.#sweeper ??= setInterval(() => {
-      unconfirmed.expire(performance.now(), "requeued");
-      if (unconfirmed.empty) {
-        clearInterval(this.#sweeper);
-        this.#sweeper = undefined;
-      }
-    }, Math.min(1_000, publishTimeoutMs));
-    return w;
-  }
-
   /** Stops the sweeper; replies still waiting for a confirm count as requeued. */
   close(): void {
-    if (this.#sweeper !== undefined) clearInterval(this.#sweeper);
-    this.#sweeper = undefined;
-    this.#unconfirmed.expire(Infinity, "requeued");
+    this.#unconfirmed.expireAll();
   }
 }
