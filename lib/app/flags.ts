@@ -8,7 +8,7 @@
  * (help after an error, help layout) exactly as `program.command()` gives them.
  */
 
-import { type Command, Option } from "@commander-js/extra-typings";
+import { type Command, Option, type OptionValues } from "@commander-js/extra-typings";
 import {
   DEFAULT_API_VERSION,
   DEFAULT_EXCHANGE,
@@ -89,7 +89,7 @@ export const vcdOption = {
 
 /** `serve` (the default command): every flag of the service. */
 export function serveCommand(program: Command) {
-  return program
+  const serve = program
     .command("serve", { isDefault: true })
     .description("consume the extensions' queues and answer requests until SIGTERM/SIGINT")
     .optionsGroup("Broker:")
@@ -156,7 +156,15 @@ export function serveCommand(program: Command) {
     .optionsGroup("Extensions:")
     .addOption(
       new Option("--extension <name...>", "serve only these extensions (default: all loaded)"),
-    )
+    );
+  return serveLimitsAndLogging(serve);
+}
+
+/** `serve`'s limits, observability and logging flags. */
+function serveLimitsAndLogging<Args extends unknown[], Opts extends OptionValues>(
+  serve: Command<Args, Opts>,
+) {
+  return serve
     .optionsGroup("Limits:")
     .addOption(
       new Option("--handler-timeout-ms <ms>", "a handler still running after this gets a 504 reply")

@@ -12,7 +12,7 @@ import { jsonNotificationExample } from "../core/notification.ts";
 import { createLogger, type LogSink } from "../observability/log.ts";
 import { BrokerAdmin, CellClient } from "../transport/amqp/amqp.ts";
 import { buildRequest, decodeReply, demoRequests, describeExchange } from "./cell.ts";
-import { FAKE_USER, startFakeVcd } from "./fake_vcd.ts";
+import { FAKE_USER, type FakeVcd, startFakeVcd } from "./fake_vcd.ts";
 
 /** What {@linkcode runDemo} needs from its caller. */
 export interface DemoOptions {
@@ -85,37 +85,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     }
 
     print(`vapp-policy on ${notifications}, queue ${queue}.notifications, vCD at ${vcd.url}\n`);
-    const vappCreated = jsonNotificationExample({
-      eventId: `demo-${id}-1`,
-      type: "com/vmware/vcloud/event/vapp/create",
-      entity: "urn:vcloud:vapp:3f2e0000-0000-4000-8000-000000000001",
-      task: undefined,
-      taskOwner: undefined,
-      taskName: undefined,
-    });
-    await cell.publishNotification(notifications, vappCreated);
-    print(`→ notification ${vappCreated.routingKey}`);
-    await waitUntil(() => audit.length > 0, 5000);
-    print(`← audit line: ${audit[0]}\n`);
-
-    for (const [task, name] of [["bt-1", "prod-billing-api"], ["bt-2", "My Test vApp"]]) {
-      vcd.addBlockingTask(task!, {
-        operation: "vdcComposeVapp",
-        target: { name: name!, href: `${vcd.url}/api/vApp/vapp-${task}` },
-      });
-      const blocked = jsonNotificationExample({
-        eventId: `demo-${id}-${task}`,
-        entity: `urn:vcloud:blockingTask:${task}`,
-      });
-      await cell.publishNotification(notifications, blocked);
-      print(`→ notification ${blocked.routingKey}  (vApp "${name}" is being composed)`);
-      await waitUntil(() => vcd.taskActions.some((a) => a.id === task), 5000);
-      const action = vcd.taskActions.find((a) => a.id === task)!;
-      print(
-        `← vCD received POST /api/admin/extension/blockingTask/${task}/action/${action.action}: ` +
-          `"${action.message}"\n`,
-      );
-    }
+    await playNotifications({ cell, vcd, notifications, id, audit, print });
     print("demo done: every exchange above went through the broker and back.");
   } finally {
     await cell.close();
@@ -127,6 +97,54 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       exchanges: [exchange, notifications],
     });
     await admin.close();
+  }
+}
+
+/** What {@linkcode playNotifications} plays against. */
+interface Stage {
+  readonly cell: CellClient;
+  readonly vcd: FakeVcd;
+  /** The run's notification exchange. */
+  readonly notifications: string;
+  /** The run's id, in the event ids. */
+  readonly id: string;
+  /** The audit lines the vApp policy logged so far. */
+  readonly audit: readonly string[];
+  readonly print: (text: string) => void;
+}
+
+/** The notification part: a vApp created (its audit line), then two blocking tasks decided. */
+async function playNotifications({ cell, vcd, notifications, id, audit, print }: Stage) {
+  const vappCreated = jsonNotificationExample({
+    eventId: `demo-${id}-1`,
+    type: "com/vmware/vcloud/event/vapp/create",
+    entity: "urn:vcloud:vapp:3f2e0000-0000-4000-8000-000000000001",
+    task: undefined,
+    taskOwner: undefined,
+    taskName: undefined,
+  });
+  await cell.publishNotification(notifications, vappCreated);
+  print(`→ notification ${vappCreated.routingKey}`);
+  await waitUntil(() => audit.length > 0, 5000);
+  print(`← audit line: ${audit[0]}\n`);
+
+  for (const [task, name] of [["bt-1", "prod-billing-api"], ["bt-2", "My Test vApp"]]) {
+    vcd.addBlockingTask(task!, {
+      operation: "vdcComposeVapp",
+      target: { name: name!, href: `${vcd.url}/api/vApp/vapp-${task}` },
+    });
+    const blocked = jsonNotificationExample({
+      eventId: `demo-${id}-${task}`,
+      entity: `urn:vcloud:blockingTask:${task}`,
+    });
+    await cell.publishNotification(notifications, blocked);
+    print(`→ notification ${blocked.routingKey}  (vApp "${name}" is being composed)`);
+    await waitUntil(() => vcd.taskActions.some((a) => a.id === task), 5000);
+    const action = vcd.taskActions.find((a) => a.id === task)!;
+    print(
+      `← vCD received POST /api/admin/extension/blockingTask/${task}/action/${action.action}: ` +
+        `"${action.message}"\n`,
+    );
   }
 }
 
