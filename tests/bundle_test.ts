@@ -1,7 +1,7 @@
 /**
  * The single-file deployment: `deno task bundle` builds dist/vcdext.js, which runs from an empty
  * directory (no node_modules, no deno.json, no package.json) with `deno run --cached-only
- * --no-config` and exactly the permission flags of `deno task compile`, and answers a real request
+ * --no-config` and exactly the permissions of `deno task compile`, and answers a real request
  * through the broker. Prints the bundle size, start-to-ready time and idle RSS, and the same
  * figures for `deno run main.ts`. `deno task compile` is tried too and its binary must answer
  * `--help`; where compile cannot download its runtime, the test prints why and checks `--help`
@@ -12,6 +12,7 @@ import assert from "node:assert/strict";
 import { BrokerAdmin } from "../lib/transport/amqp/mod.ts";
 import { SAMPLE } from "../lib/sim/cell.ts";
 import { AMQP_URL, eventually, uniqueName } from "./broker.ts";
+import { taskPermissions, taskV8Flags } from "./permissions.ts";
 
 const DENO = Deno.execPath();
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -30,16 +31,18 @@ function serviceEnv(): Record<string, string> {
 }
 
 /**
- * The `--allow-*`/`--deny-*` flags of `deno task compile` (and its `--v8-flags`, also baked
- * into the binary), so the tests cannot drift from it.
+ * The permissions of `deno task compile` as `--allow-*`/`--deny-*` flags (its permission set,
+ * see tests/permissions.ts), and its `--v8-flags`, also baked into the binary, so the tests
+ * cannot drift from it.
  */
 async function compilePermissions(): Promise<string[]> {
   const config = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`));
   const command: string = config.tasks.compile.command;
   const words = command.split(/\s+/);
-  const flags = words.filter((w) => /^--(allow|deny)-|^--v8-flags=/.test(w));
+  const flags = [...await taskV8Flags("compile"), ...await taskPermissions("compile")];
   assert.ok(
-    flags.length >= 3 && !words.includes("-A") && !words.includes("--allow-all"),
+    flags.length >= 3 && !words.includes("-A") && !words.includes("--allow-all") &&
+      !flags.includes("--allow-all"),
     `the compile task should list its permissions one by one: ${command}`,
   );
   return flags;

@@ -8,6 +8,7 @@ import { BrokerAdmin } from "../lib/transport/amqp/mod.ts";
 import { SAMPLE } from "../lib/sim/cell.ts";
 import { FAKE_USER, startFakeVcd } from "../lib/sim/fake_vcd.ts";
 import { AMQP_URL, eventually, uniqueName } from "./broker.ts";
+import { taskPermissions } from "./permissions.ts";
 import { Proc } from "./proc.ts";
 
 const DENO = Deno.execPath();
@@ -125,7 +126,7 @@ Deno.test("vcdext --help lists every serve flag with its default", async () => {
 Deno.test("the demo runs with exactly the permissions of `deno task demo` and shows every part", async () => {
   const config = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
   const command: string = config.tasks.demo.command;
-  const flags = command.split(" && ").at(-1)!.split(" ").filter((a) => a.startsWith("--allow-"));
+  const flags = await taskPermissions("demo");
   assert.ok(flags.length >= 3 && !flags.includes("--allow-all") && !flags.includes("-A"), command);
   const out = await new Deno.Command(DENO, {
     args: ["run", "--no-prompt", ...flags, MAIN, "demo"],
@@ -258,10 +259,7 @@ Deno.test("vcdext check passes against a serving instance and fails, exit 1, on 
 });
 
 Deno.test("--help works with exactly the compiled binary's permissions, colour variables unset", async () => {
-  const config = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
-  const flags = (config.tasks.compile.command as string).split(" ").filter((a) =>
-    a.startsWith("--allow-")
-  );
+  const flags = (await taskPermissions("compile")).filter((a) => a.startsWith("--allow-"));
   for (const args of [["--help"], ["serve", "--help"], ["check", "--help"]]) {
     const out = await new Deno.Command(DENO, {
       args: ["run", "--no-prompt", ...flags, MAIN, ...args],

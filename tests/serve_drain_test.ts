@@ -2,15 +2,17 @@
  * `main.ts serve`'s shutdown and concurrency limit, through the real entrypoint with the slow
  * `fixture` extension (tests/fixtures/main_with_fixture.ts): SIGTERM and SIGINT drain what is in
  * flight within `--drain-ms` (default 5 s) and exit 0; past the drain time what is left goes back
- * to the queue; the 101st concurrent request gets 429 (default `--max-in-flight` 100). Waits are
- * on events (the in-flight gauge, log lines, exits), not on sleeps.
+ * to the queue; the 101st concurrent request gets 429 (default `--max-in-flight` 100); a signal
+ * during start-up (broker unreachable) ends the process at once, exit 0. Waits are on events
+ * (the in-flight gauge, log lines, exits), not on sleeps.
  */
 
 import assert from "node:assert/strict";
 import { BrokerAdmin } from "../lib/transport/amqp/mod.ts";
 import { buildRequest } from "../lib/sim/cell.ts";
 import { AMQP_URL, eventually } from "./broker.ts";
-import { MAIN_WITH_FIXTURE, RawCell, replyJson, sample, Serve } from "./entrypoint.ts";
+import { MAIN, MAIN_WITH_FIXTURE, RawCell, replyJson, sample, Serve } from "./entrypoint.ts";
+import { Proc } from "./proc.ts";
 import { FIXTURE_KEY } from "./fixtures/fixture_extension.ts";
 
 function slow(ms: number) {
@@ -98,3 +100,34 @@ Deno.test("with 100 requests in flight (the default --max-in-flight), the next o
     await serve.close();
   }
 });
+
+for (const signal of ["SIGTERM", "SIGINT"] as const) {
+  Deno.test(`${signal} during start-up (broker unreachable, retrying) exits 0 at once, logs flushed`, async () => {
+    // A port that was free a moment ago: every connection attempt is refused, and start-up
+    // retries for seconds before giving up.
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = listener.addr.port;
+    listener.close();
+    const proc = new Proc([
+      MAIN,
+      "serve",
+      "--amqp-url",
+      `amqp://guest:guest@127.0.0.1:${port}`,
+      "--log-level",
+      "debug",
+    ]);
+    try {
+      await proc.waitFor('"msg":"reconnect scheduled"');
+      const sent = performance.now();
+      proc.kill(signal);
+      const status = await proc.wait();
+      const ms = performance.now() - sent;
+      assert.equal(status.code, 0, proc.log.slice(-1500));
+      assert.ok(ms < 2000, `exited ${Math.round(ms)} ms after ${signal}`);
+      assert.match(proc.log, /"msg":"stopped during start-up"/);
+      assert.doesNotMatch(proc.log, /"msg":"consuming"/);
+    } finally {
+      await proc.end();
+    }
+  });
+}

@@ -33,66 +33,66 @@ function drop(id: string, file: string, search: string, tests: readonly string[]
 
 /** The faults the issue names, then ten and more of our own. */
 export const FAULTS: readonly Fault[] = [
-  // --- main.ts serve: shutdown and queue arguments -------------------------------------------
+  // --- serve: shutdown and queue arguments (lib/app/) --------------------------------------------
   {
     id: "stop-without-drain",
-    file: "main.ts",
+    file: "lib/app/serve.ts",
     search: "await service.stop(drainMs);",
     replace: "await service.stop(0);",
     tests: [DRAIN],
   },
   drop(
     "no-dlx-argument",
-    "main.ts",
+    "lib/app/config.ts",
     'if (options.deadLetterExchange) args["x-dead-letter-exchange"] = options.deadLetterExchange;',
     [REPLIES],
   ),
-  drop("no-quorum-argument", "main.ts", 'args["x-queue-type"] = "quorum";', [REPLIES]),
+  drop("no-quorum-argument", "lib/app/config.ts", 'args["x-queue-type"] = "quorum";', [REPLIES]),
   drop(
     "no-delivery-limit-argument",
-    "main.ts",
+    "lib/app/config.ts",
     'if (options.deliveryLimit !== undefined) args["x-delivery-limit"] = options.deliveryLimit;',
     [REPLIES],
   ),
-  // --- main.ts: the eight metric wirings -------------------------------------------------------
+  // --- the eight metric wirings (observer, serve) ------------------------------------------------
   drop(
     "metric-requests",
-    "main.ts",
+    "lib/observability/observer.ts",
     'metrics.requests.inc({ extension, route: outcome.route ?? "unmatched", status });',
     [METRICS],
   ),
   drop(
     "metric-duration",
-    "main.ts",
+    "lib/observability/observer.ts",
     "metrics.requestDuration.observe({ extension }, ms / 1000);",
     [METRICS],
   ),
   drop(
     "metric-replies-failed",
-    "main.ts",
+    "lib/observability/observer.ts",
     'if (disposition !== "acked") metrics.repliesFailed.inc({ extension, reason: disposition });',
     [METRICS, REPLIES],
   ),
   {
     id: "metric-rejected",
-    file: "main.ts",
-    search: "metrics.messagesRejected.inc({ extension: consumer, reason: rejectReason(reason) }),",
-    replace: "void [consumer, reason],",
+    file: "lib/observability/observer.ts",
+    search: "metrics.messagesRejected.inc({ extension: consumer, reason: REJECT_LABEL[code] }),",
+    replace: "void [consumer, code],",
     tests: [METRICS],
   },
   drop(
     "metric-reconnects",
-    "main.ts",
+    "lib/observability/observer.ts",
     'if (state === "consuming" && connects++ > 0) metrics.reconnects.inc();',
     [METRICS],
   ),
-  drop("metric-in-flight", "main.ts", "metrics.inFlight.set({}, service.inFlight());", [
+  drop("metric-in-flight", "lib/app/serve.ts", "metrics.inFlight.set({}, service.inFlight());", [
     METRICS,
     DRAIN,
   ]),
   {
     id: "metric-notifications",
-    file: "main.ts",
+    file: "lib/app/serve.ts",
     search:
       'onEvent: (type, outcome) => metrics.notifications.inc({ type: type || "unknown", outcome }),',
     replace: "onEvent: () => {},",
@@ -100,122 +100,122 @@ export const FAULTS: readonly Fault[] = [
   },
   {
     id: "metric-decisions",
-    file: "main.ts",
+    file: "lib/app/serve.ts",
     search: "onDecision: (action) => metrics.blockingTaskDecisions.inc({ action }),",
     replace: "onDecision: () => {},",
     tests: [METRICS],
   },
-  // --- main.ts serve: every default ------------------------------------------------------------
+  // --- serve: every default (lib/app/flags.ts) ---------------------------------------------------
   {
     id: "default-drain-0",
-    file: "main.ts",
-    search: 'positiveInt("--drain-ms", 0),\n    ).default(5000)',
-    replace: 'positiveInt("--drain-ms", 0),\n    ).default(0)',
+    file: "lib/app/flags.ts",
+    search: '.argParser(positiveInt("--drain-ms", 0)).default(5000)',
+    replace: '.argParser(positiveInt("--drain-ms", 0)).default(0)',
     tests: [DEFAULTS, DRAIN],
   },
   {
     id: "default-http-host-any",
-    file: "main.ts",
+    file: "lib/app/flags.ts",
     search: '"address of the HTTP listener").default("127.0.0.1")',
     replace: '"address of the HTTP listener").default("0.0.0.0")',
     tests: [DEFAULTS],
   },
   {
     id: "default-prefetch-64",
-    file: "main.ts",
-    search: 'positiveInt("--prefetch"),\n    ).default(128)',
-    replace: 'positiveInt("--prefetch"),\n    ).default(64)',
+    file: "lib/app/flags.ts",
+    search: 'positiveInt("--prefetch"),\n      ).default(128)',
+    replace: 'positiveInt("--prefetch"),\n      ).default(64)',
     tests: [DEFAULTS],
   },
   {
     id: "default-max-in-flight-1000",
-    file: "main.ts",
+    file: "lib/app/flags.ts",
     search: 'positiveInt("--max-in-flight")).default(100)',
     replace: 'positiveInt("--max-in-flight")).default(1000)',
     tests: [DEFAULTS, DRAIN],
   },
   {
     id: "default-handler-timeout-9000",
-    file: "main.ts",
+    file: "lib/app/flags.ts",
     search: 'positiveInt("--handler-timeout-ms")).default(8000)',
     replace: 'positiveInt("--handler-timeout-ms")).default(9000)',
     tests: [DEFAULTS],
   },
   {
     id: "default-vcd-timeout-12000",
-    file: "main.ts",
+    file: "lib/app/flags.ts",
     search: 'positiveInt("--vcd-timeout-ms")).default(10_000)',
     replace: 'positiveInt("--vcd-timeout-ms")).default(12_000)',
     tests: [DEFAULTS],
   },
   {
     id: "default-max-envelope-2MiB",
-    file: "main.ts",
+    file: "lib/app/flags.ts",
     search: 'positiveInt("--max-envelope-bytes")).default(1_048_576)',
     replace: 'positiveInt("--max-envelope-bytes")).default(2_097_152)',
     tests: [DEFAULTS],
   },
   {
     id: "default-max-body-1MiB",
-    file: "main.ts",
+    file: "lib/app/flags.ts",
     search: 'positiveInt("--max-body-bytes")).default(524_288)',
     replace: 'positiveInt("--max-body-bytes")).default(1_048_576)',
     tests: [DEFAULTS],
   },
   {
     id: "default-log-level-warn",
-    file: "main.ts",
+    file: "lib/app/flags.ts",
     search: '"info" as LogLevel,',
     replace: '"warn" as LogLevel,',
     tests: [DEFAULTS],
   },
   {
     id: "default-queue-type-quorum",
-    file: "main.ts",
+    file: "lib/app/flags.ts",
     search: '.choices(["classic", "quorum"] as const).default("classic" as const),',
     replace: '.choices(["classic", "quorum"] as const).default("quorum" as const),',
     tests: [DEFAULTS, REPLIES],
   },
   {
     id: "default-exchange",
-    file: "main.ts",
-    search: '.default("vcdext");',
+    file: "lib/app/flags.ts",
+    search: ".default(DEFAULT_EXCHANGE);",
     replace: '.default("vcdext.other");',
     tests: [DEFAULTS],
   },
   {
     id: "default-amqp-url",
-    file: "main.ts",
+    file: "lib/app/flags.ts",
     search: '.default("amqp://guest:guest@127.0.0.1:5672");',
     replace: '.default("amqp://guest:guest@127.0.0.1:5673");',
     tests: [DEFAULTS],
   },
   {
     id: "default-notifications-exchange",
-    file: "main.ts",
+    file: "lib/app/flags.ts",
     search:
-      '"vCD\'s JSON notification exchange (topic); empty to disable",\n    ).default("vcd.notifications20")',
+      '"vCD\'s JSON notification exchange (topic); empty to disable",\n      ).default(DEFAULT_NOTIFICATIONS_EXCHANGE)',
     replace:
-      '"vCD\'s JSON notification exchange (topic); empty to disable",\n    ).default("vcd.notifications")',
+      '"vCD\'s JSON notification exchange (topic); empty to disable",\n      ).default("vcd.notifications")',
     tests: [DEFAULTS],
   },
   {
     id: "default-notifications-queue",
-    file: "main.ts",
+    file: "lib/app/flags.ts",
     search:
-      '"the service\'s own queue for notifications (shared by its instances)",\n    ).default("vcdext.notifications")',
+      '"the service\'s own queue for notifications (shared by its instances)",\n      ).default(DEFAULT_NOTIFICATIONS_QUEUE)',
     replace:
-      '"the service\'s own queue for notifications (shared by its instances)",\n    ).default("vcdext.events")',
+      '"the service\'s own queue for notifications (shared by its instances)",\n      ).default("vcdext.events")',
     tests: [DEFAULTS],
   },
   {
     id: "default-vcd-api-version",
-    file: "main.ts",
-    search: '"vCloud API version to ask for").default("36.0")',
-    replace: '"vCloud API version to ask for").default("37.0")',
+    file: "lib/app/flags.ts",
+    search: '"vCloud API version to ask for").default(\n      DEFAULT_API_VERSION,\n    ),',
+    replace: '"vCloud API version to ask for").default("37.0"),',
     tests: [DEFAULTS],
   },
-  // --- replies on the wire ---------------------------------------------------------------------
+  // --- replies on the wire -----------------------------------------------------------------------
   {
     id: "unconfirmed-reply-acked",
     file: "lib/transport/amqp/consumer.ts",
@@ -291,16 +291,17 @@ export const FAULTS: readonly Fault[] = [
       '"reply exchange does not exist; message rejected without requeue",\n      );\n      this.settle(s, msg, "requeue");',
     tests: [METRICS, "tests/amqp_integration_test.ts"],
   },
-  // --- our own: main.ts ------------------------------------------------------------------------
-  drop(
-    "reject-reason-lost",
-    "main.ts",
-    'if (reason.startsWith("message has no")) return "no-reply-coordinates";',
-    [METRICS],
-  ),
+  // --- our own: the observer, serve, main.ts -----------------------------------------------------
+  {
+    id: "reject-reason-lost",
+    file: "lib/observability/observer.ts",
+    search: '"no-reply-address": "no-reply-coordinates",',
+    replace: '"no-reply-address": "no-reply-address",',
+    tests: [METRICS],
+  },
   {
     id: "reconnect-counted-at-start",
-    file: "main.ts",
+    file: "lib/observability/observer.ts",
     search: 'state === "consuming" && connects++ > 0',
     replace: 'state === "consuming" && connects++ >= 0',
     tests: [METRICS],
@@ -308,12 +309,12 @@ export const FAULTS: readonly Fault[] = [
   drop("sigint-ignored", "main.ts", 'Deno.addSignalListener("SIGINT", handler);', [DRAIN]),
   {
     id: "timeout-order-unchecked",
-    file: "main.ts",
+    file: "lib/app/serve.ts",
     search: "if (options.handlerTimeoutMs >= options.vcdTimeoutMs) {",
     replace: "if (options.handlerTimeoutMs > options.vcdTimeoutMs) {",
     tests: [DEFAULTS],
   },
-  // --- our own: lib/ ---------------------------------------------------------------------------
+  // --- our own: lib/ -----------------------------------------------------------------------------
   {
     id: "readyz-always-ready",
     file: "lib/observability/http.ts",

@@ -1,0 +1,234 @@
+/**
+ * @module From parsed flags to the service's configuration: the {@linkcode ServeOptions} every
+ * command builds on, the checks that turn a bad combination into a {@linkcode UsageError}
+ * (exit code 2), and the pieces read from files and the environment: broker TLS
+ * ({@linkcode amqpTls}), the vCD client ({@linkcode vcdClientFrom}). Also the one-line
+ * summary of the settings for the log ({@linkcode settingsForLog}).
+ */
+
+import type { Extension } from "../core/extension.ts";
+import type { LogLevel } from "../observability/log.ts";
+import type { Logger } from "../core/logger.ts";
+import { type AmqpTls, safeUrl } from "../transport/amqp/mod.ts";
+import { VcdClient } from "../vcd/client.ts";
+import { PlainHttpRefused, refusePlainHttp } from "../vcd/plain_http.ts";
+
+/** A wrong flag or combination of flags: `main.ts` prints it and exits 2. */
+export class UsageError extends Error {}
+
+/**
+ * A flag parser for whole numbers of at least `min`, naming the flag when it refuses a value.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { positiveInt, UsageError } from "./config.ts";
+ * assert.equal(positiveInt("--prefetch")("128"), 128);
+ * assert.throws(() => positiveInt("--prefetch")("0"), UsageError);
+ * assert.equal(positiveInt("--drain-ms", 0)("0"), 0);
+ * ```
+ */
+export function positiveInt(name: string, min = 1): (value: string) => number {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min) {
+      throw new UsageError(
+        `${name} must be a whole number of at least ${min}, got ${JSON.stringify(value)}`,
+      );
+    }
+    return n;
+  };
+}
+
+/**
+ * The extensions of `registry` named by `--extension` (all of them when none is named); an
+ * unknown name is a {@linkcode UsageError} listing the loaded ones. Reads `registry` when
+ * called, so an extension appended to it before (tests' fixture entrypoint) counts.
+ */
+export function selectExtensions(
+  registry: readonly Extension[],
+  names: readonly string[] | undefined,
+): Extension[] {
+  if (!names || names.length === 0) return [...registry];
+  return names.map((name) => {
+    const ext = registry.find((e) => e.name === name);
+    if (!ext) {
+      throw new UsageError(
+        `no extension named ${name}; loaded: ${registry.map((e) => e.name).join(", ")}`,
+      );
+    }
+    return ext;
+  });
+}
+
+/** Everything `serve` runs with: its flags, parsed, defaults filled in. */
+export interface ServeOptions {
+  amqpUrl: string;
+  exchange: string;
+  queue?: string | undefined;
+  extension?: string[] | undefined;
+  prefetch: number;
+  drainMs: number;
+  maxEnvelopeBytes: number;
+  maxBodyBytes: number;
+  handlerTimeoutMs: number;
+  vcdTimeoutMs: number;
+  maxInFlight: number;
+  deadLetterExchange?: string | undefined;
+  queueType: "classic" | "quorum";
+  deliveryLimit?: number | undefined;
+  notificationsExchange: string;
+  legacyNotificationsExchange?: string | undefined;
+  notificationsQueue: string;
+  vcdUrl?: string | undefined;
+  vcdUser?: string | undefined;
+  vcdToken?: string | undefined;
+  /**
+   * Not a flag (passwords never come from the command line): the demo hands its fake vCD's
+   * random password over here; `serve` reads `VCDEXT_VCD_PASSWORD`.
+   */
+  vcdPassword?: string | undefined;
+  vcdCa?: string | undefined;
+  vcdInsecure?: boolean | undefined;
+  vcdAllowHttp?: boolean | undefined;
+  vcdApiVersion: string;
+  amqpCa?: string | undefined;
+  amqpCert?: string | undefined;
+  amqpKey?: string | undefined;
+  amqpInsecure?: boolean | undefined;
+  httpPort?: number | undefined;
+  httpHost?: string | undefined;
+}
+
+/**
+ * TLS settings for the broker from the file flags, the files read here (the transport only
+ * passes bytes on); `undefined` when no TLS flag is given.
+ */
+export async function amqpTls(
+  options: Pick<ServeOptions, "amqpCa" | "amqpCert" | "amqpKey" | "amqpInsecure">,
+): Promise<AmqpTls | undefined> {
+  const read = (f: string | undefined) => (f === undefined ? undefined : Deno.readTextFile(f));
+  if (!options.amqpCa && !options.amqpCert && !options.amqpKey && !options.amqpInsecure) {
+    return undefined;
+  }
+  if (!!options.amqpCert !== !!options.amqpKey) {
+    throw new UsageError("--amqp-cert and --amqp-key go together");
+  }
+  const [ca, cert, key] = await Promise.all([
+    read(options.amqpCa),
+    read(options.amqpCert),
+    read(options.amqpKey),
+  ]);
+  return {
+    ...(ca === undefined ? {} : { ca }),
+    ...(cert === undefined ? {} : { cert }),
+    ...(key === undefined ? {} : { key }),
+    ...(options.amqpInsecure ? { insecure: true } : {}),
+  };
+}
+
+/**
+ * The `x-…` arguments the queues are declared with.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { queueArguments } from "./config.ts";
+ * assert.deepEqual(queueArguments({ queueType: "quorum", deliveryLimit: 5 }), {
+ *   "x-queue-type": "quorum",
+ *   "x-delivery-limit": 5,
+ * });
+ * assert.throws(() => queueArguments({ queueType: "classic", deliveryLimit: 5 }));
+ * ```
+ */
+export function queueArguments(
+  options: Pick<ServeOptions, "deadLetterExchange" | "queueType" | "deliveryLimit">,
+): Record<string, unknown> {
+  const args: Record<string, unknown> = {};
+  if (options.deadLetterExchange) args["x-dead-letter-exchange"] = options.deadLetterExchange;
+  if (options.queueType === "quorum") {
+    args["x-queue-type"] = "quorum";
+    if (options.deliveryLimit !== undefined) args["x-delivery-limit"] = options.deliveryLimit;
+  } else if (options.deliveryLimit !== undefined) {
+    throw new UsageError(
+      "--delivery-limit needs --queue-type quorum (classic queues do not count deliveries)",
+    );
+  }
+  return args;
+}
+
+/** The vCD flags {@linkcode vcdClientFrom} reads. */
+export type VcdOptions = Pick<
+  ServeOptions,
+  | "vcdUrl"
+  | "vcdUser"
+  | "vcdToken"
+  | "vcdPassword"
+  | "vcdCa"
+  | "vcdInsecure"
+  | "vcdAllowHttp"
+  | "vcdApiVersion"
+>;
+
+/**
+ * The vCD REST client from flags and env (password and token never from the command line);
+ * `undefined` without `--vcd-url`. Refuses an `http://` URL unless `--vcd-allow-http`.
+ */
+export async function vcdClientFrom(
+  options: VcdOptions,
+  log: Logger,
+): Promise<VcdClient | undefined> {
+  if (!options.vcdUrl) return undefined;
+  try {
+    refusePlainHttp(options.vcdUrl, options.vcdAllowHttp);
+  } catch (e) {
+    throw e instanceof PlainHttpRefused ? new UsageError(e.cliMessage) : e;
+  }
+  const password = options.vcdPassword ?? Deno.env.get("VCDEXT_VCD_PASSWORD");
+  if (!options.vcdToken && (!options.vcdUser || !password)) {
+    throw new UsageError(
+      "--vcd-url needs --vcd-user with VCDEXT_VCD_PASSWORD in the environment, or VCDEXT_VCD_TOKEN",
+    );
+  }
+  return new VcdClient({
+    baseUrl: options.vcdUrl,
+    apiVersion: options.vcdApiVersion,
+    ...(options.vcdToken ? { token: options.vcdToken } : {}),
+    ...(options.vcdUser && password ? { credentials: { user: options.vcdUser, password } } : {}),
+    ...(options.vcdCa ? { caCertPem: await Deno.readTextFile(options.vcdCa) } : {}),
+    ...(options.vcdInsecure ? { insecure: true } : {}),
+    ...(options.vcdAllowHttp ? { allowHttp: true } : {}),
+    log: log.child({ component: "vcd" }),
+  });
+}
+
+/**
+ * Every setting `serve` runs with, defaults filled in, for one line at start-up: what an operator
+ * (and the entrypoint tests) can read back. Logged before connecting, so it is there when the
+ * broker refuses too. No secrets: URL passwords are scrubbed and a vCD token shows only as set.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { settingsForLog } from "./config.ts";
+ * const line = settingsForLog({
+ *   amqpUrl: "amqp://u:secret@broker/",
+ *   vcdToken: "t0ken",
+ *   vcdPassword: "pw",
+ *   logLevel: "info",
+ * });
+ * assert.doesNotMatch(JSON.stringify(line), /secret|t0ken|pw/);
+ * assert.equal(line.vcdToken, "[set]");
+ * ```
+ */
+export function settingsForLog(
+  options: Partial<ServeOptions> & { amqpUrl: string; logLevel: LogLevel },
+): Record<string, unknown> {
+  const { amqpUrl, vcdToken, vcdUrl, vcdPassword: _password, ...rest } = options;
+  return {
+    amqpUrl: safeUrl(amqpUrl),
+    ...rest,
+    ...(vcdUrl === undefined ? {} : { vcdUrl: safeUrl(vcdUrl) }),
+    ...(vcdToken === undefined ? {} : { vcdToken: "[set]" }),
+  };
+}
