@@ -27,49 +27,6 @@
 
 import assert from "node:assert/strict";
 
-// ---- allow-lists: known offenders of today's tree -------------------------------------------
-
-/**
- * Core files still allowed a clock, a timer or a `Deno` API: removed by the deadline-timer
- * change (the dispatcher's sweep timer and `performance.now()` leave core). The integrator
- * empties this list.
- */
-const CORE_PURITY_ALLOWED: ReadonlySet<string> = new Set([
-  "lib/core/dispatch.ts",
-]);
-
-/**
- * Imports that break a layer rule today, as `file -> specifier`: `CellEnvelope` (a type) is
- * declared in the simulated cell but the AMQP client's `send` takes it; it belongs in core or
- * in the transport. The integrator empties this list.
- */
-const IMPORTS_ALLOWED: ReadonlySet<string> = new Set([
-  "lib/transport/amqp/mod.ts -> ../../sim/cell.ts",
-]);
-
-/**
- * Files over the size limit today (`lib/` over 500 lines, `main.ts` 350 or more): others are
- * splitting them. The integrator empties this list; any file not in it must keep to the limit.
- */
-const SIZE_ALLOWED: ReadonlySet<string> = new Set([
-  "main.ts",
-  "lib/core/dispatch.ts",
-  "lib/core/notification.ts",
-  "lib/core/xml.ts",
-  "lib/observability/metrics.ts",
-  "lib/transport/amqp/mod.ts",
-]);
-
-/**
- * Functions over 100 lines today, as `file:name`: others are splitting them. The integrator
- * empties this list; any other function must keep to the limit.
- */
-const FUNCTION_SIZE_ALLOWED: ReadonlySet<string> = new Set([
-  "lib/core/events.ts:eventProcessor",
-  "lib/core/service.ts:endpoint",
-  "lib/transport/amqp/mod.ts:startService",
-]);
-
 // ---- the lexical scan ------------------------------------------------------------------------
 
 /** A source with comments blanked (`code`), and also string contents blanked (`bare`). */
@@ -465,13 +422,6 @@ function report(title: string, violations: readonly string[]): void {
   }
 }
 
-function noteUnused(list: string, allowed: ReadonlySet<string>, used: ReadonlySet<string>): void {
-  const unused = [...allowed].filter((entry) => !used.has(entry));
-  if (unused.length > 0) {
-    console.log(`${list}: no longer needed, remove: ${unused.join(", ")}`);
-  }
-}
-
 // ---- the tests -----------------------------------------------------------------------------
 
 Deno.test("the scan finds multi-line, re-export and dynamic imports, not those in comments or strings", () => {
@@ -560,72 +510,46 @@ Deno.test("the purity scan reads code, not comments or strings", () => {
 
 Deno.test("imports keep to the layers", async () => {
   const violations: string[] = [];
-  const used = new Set<string>();
   for (const { path, text } of await sources()) {
     for (const { specifier, line } of importsOf(text)) {
       const broken = importViolations(path, specifier);
       if (broken.length === 0) continue;
-      const key = `${path} -> ${specifier}`;
-      if (IMPORTS_ALLOWED.has(key)) {
-        used.add(key);
-        continue;
-      }
       for (const rule of broken) violations.push(`${path}:${line} imports "${specifier}": ${rule}`);
     }
   }
-  noteUnused("IMPORTS_ALLOWED", IMPORTS_ALLOWED, used);
   report("imports that break a layer rule", violations);
 });
 
 Deno.test("lib/core/ uses no Deno API, clock or timer", async () => {
   const violations: string[] = [];
-  const used = new Set<string>();
   for (const { path, text } of await sources()) {
     if (!path.startsWith("lib/core/")) continue;
     for (const { line, what, text: found } of impurities(text)) {
-      if (CORE_PURITY_ALLOWED.has(path)) {
-        used.add(path);
-        continue;
-      }
       violations.push(`${path}:${line} uses ${found}: ${what}; core is pure (inject it)`);
     }
   }
-  noteUnused("CORE_PURITY_ALLOWED", CORE_PURITY_ALLOWED, used);
   report("Deno APIs, clocks or timers in lib/core/", violations);
 });
 
 Deno.test("no file in lib/ over 500 lines, main.ts under 350", async () => {
   const violations: string[] = [];
-  const used = new Set<string>();
   for (const { path, text } of await sources()) {
     const limit = path === "main.ts" ? 349 : path.startsWith("lib/") ? 500 : Infinity;
     const lines = text.split("\n").length - (text.endsWith("\n") ? 1 : 0);
     if (lines <= limit) continue;
-    if (SIZE_ALLOWED.has(path)) {
-      used.add(path);
-      continue;
-    }
     violations.push(`${path} has ${lines} lines (at most ${limit}): split it by job`);
   }
-  noteUnused("SIZE_ALLOWED", SIZE_ALLOWED, used);
   report("files over the size limit", violations);
 });
 
 Deno.test("no function in lib/ over 100 lines", async () => {
   const violations: string[] = [];
-  const used = new Set<string>();
   for (const { path, text } of await sources()) {
     if (!path.startsWith("lib/")) continue;
     for (const { name, line, lines } of functionsOf(text)) {
       if (lines <= 100) continue;
-      const key = `${path}:${name}`;
-      if (FUNCTION_SIZE_ALLOWED.has(key)) {
-        used.add(key);
-        continue;
-      }
       violations.push(`${path}:${line} ${name} has ${lines} lines (at most 100)`);
     }
   }
-  noteUnused("FUNCTION_SIZE_ALLOWED", FUNCTION_SIZE_ALLOWED, used);
   report("functions over 100 lines", violations);
 });

@@ -367,8 +367,8 @@ export const FAULTS: readonly Fault[] = [
   {
     id: "event-retry-no-backoff",
     file: "lib/core/events.ts",
-    search: "await options.sleep(100 * 2 ** n);",
-    replace: "await options.sleep(100);",
+    search: "if (!last) await this.#options.sleep(backoffDelay(n, EVENT_RETRY));",
+    replace: "if (!last) await this.#options.sleep(100);",
     tests: ["tests/events_test.ts"],
   },
   {

@@ -6,6 +6,7 @@
  * connection.
  */
 
+import type { RunningTransport } from "../transport.ts";
 import type { ChannelModel, ConsumeMessage, RecoveringChannelModel } from "amqplib";
 import type { RejectCode, ReplyDecision } from "../../core/seam.ts";
 import { errorFields, type Logger } from "../../observability/log.ts";
@@ -50,17 +51,12 @@ export interface ServiceConfig {
 }
 
 /** A running service; its functions may be called detached from it. */
-export interface RunningService {
-  /** Requests being handled now. */
-  inFlight(): number;
-  /** Connected and consuming every queue. */
-  ready(): boolean;
-  /**
-   * Ordered shutdown: stop consuming, let in-flight requests finish for up to `drainMs`,
-   * requeue what is left, close the channels, then the connection.
-   */
-  stop(drainMs: number): Promise<void>;
-}
+/**
+ * A running AMQP service: {@linkcode RunningTransport}, where `ready()` means connected and
+ * consuming every queue, and `stop()` cancels the consumers, drains, requeues what is left,
+ * closes the channels, then the connection.
+ */
+export type RunningService = RunningTransport;
 
 /**
  * Connects (with automatic recovery: capped exponential backoff with jitter), declares every
