@@ -87,9 +87,23 @@ export const vcdOption = {
     ),
 };
 
+/** The vCD REST API flags (`serve`, `register`). */
+function withVcdOptions<Args extends unknown[], Opts extends OptionValues>(
+  command: Command<Args, Opts>,
+) {
+  return command
+    .addOption(vcdOption.url())
+    .addOption(vcdOption.user())
+    .addOption(vcdOption.token())
+    .addOption(vcdOption.ca())
+    .addOption(vcdOption.insecure())
+    .addOption(vcdOption.allowHttp())
+    .addOption(vcdOption.apiVersion());
+}
+
 /** `serve` (the default command): every flag of the service. */
 export function serveCommand(program: Command) {
-  const serve = program
+  const notifications = program
     .command("serve", { isDefault: true })
     .description("consume the extensions' queues and answer requests until SIGTERM/SIGINT")
     .optionsGroup("Broker:")
@@ -145,14 +159,8 @@ export function serveCommand(program: Command) {
         "the service's own queue for notifications (shared by its instances)",
       ).default(DEFAULT_NOTIFICATIONS_QUEUE),
     )
-    .optionsGroup("vCD REST API (blocking tasks; without --vcd-url they are not decided):")
-    .addOption(vcdOption.url())
-    .addOption(vcdOption.user())
-    .addOption(vcdOption.token())
-    .addOption(vcdOption.ca())
-    .addOption(vcdOption.insecure())
-    .addOption(vcdOption.allowHttp())
-    .addOption(vcdOption.apiVersion())
+    .optionsGroup("vCD REST API (blocking tasks; without --vcd-url they are not decided):");
+  const serve = withVcdOptions(notifications)
     .optionsGroup("Extensions:")
     .addOption(
       new Option("--extension <name...>", "serve only these extensions (default: all loaded)"),
@@ -249,11 +257,12 @@ export function requestCommand(program: Command) {
     .addOption(
       new Option("--right <urn>", "a right the caller holds (repeatable)").argParser(collect),
     )
-    .addOption(
-      new Option("--timeout <ms>", "how long to wait for the reply").argParser(
-        positiveInt("--timeout"),
-      ).default(10_000),
-    );
+    .addOption(timeoutOption("how long to wait for the reply", 10_000));
+}
+
+/** `--timeout <ms>`: how long a simulated cell waits for a reply. */
+function timeoutOption(description: string, ms: number) {
+  return new Option("--timeout <ms>", description).argParser(positiveInt("--timeout")).default(ms);
 }
 
 /** `routes`: what the loaded extensions declare. */
@@ -279,50 +288,50 @@ export function routesCommand(program: Command) {
 
 /** `register`: the extensions' `vmext:Service` registrations in vCD. */
 export function registerCommand(program: Command) {
-  return program
-    .command("register")
-    .description(
-      "register the API extensions in vCD (vmext:Service with ApiFilters derived from the route " +
-        "templates): --print writes the documents; with --vcd-url creates or updates them",
-    )
-    .addOption(exchangeOption())
-    .addOption(
-      new Option("--extension <name...>", "only these extensions (default: all with routes)"),
-    )
-    .addOption(
-      new Option(
-        "--routing-key <key>",
-        "routing key (default: the extension's); one extension only",
-      ),
-    )
-    .addOption(
-      new Option("--priority <n>", "priority among services matching the same path").argParser(
-        positiveInt("--priority", 0),
-      ).default(50),
-    )
-    .addOption(
-      new Option("--authorization-enabled", "let vCD check the service's rights before forwarding"),
-    )
-    .addOption(new Option("--print", "write the registration documents to stdout; change nothing"))
-    .addOption(
-      new Option("--disable", "set Enabled=false on the registered services").conflicts([
-        "unregister",
-        "print",
-      ]),
-    )
-    .addOption(
-      new Option("--unregister", "disable, then delete the registered services").conflicts([
-        "print",
-      ]),
-    )
-    .optionsGroup("vCD REST API:")
-    .addOption(vcdOption.url())
-    .addOption(vcdOption.user())
-    .addOption(vcdOption.token())
-    .addOption(vcdOption.ca())
-    .addOption(vcdOption.insecure())
-    .addOption(vcdOption.allowHttp())
-    .addOption(vcdOption.apiVersion());
+  return withVcdOptions(
+    program
+      .command("register")
+      .description(
+        "register the API extensions in vCD (vmext:Service with ApiFilters derived from the route " +
+          "templates): --print writes the documents; with --vcd-url creates or updates them",
+      )
+      .addOption(exchangeOption())
+      .addOption(
+        new Option("--extension <name...>", "only these extensions (default: all with routes)"),
+      )
+      .addOption(
+        new Option(
+          "--routing-key <key>",
+          "routing key (default: the extension's); one extension only",
+        ),
+      )
+      .addOption(
+        new Option("--priority <n>", "priority among services matching the same path").argParser(
+          positiveInt("--priority", 0),
+        ).default(50),
+      )
+      .addOption(
+        new Option(
+          "--authorization-enabled",
+          "let vCD check the service's rights before forwarding",
+        ),
+      )
+      .addOption(
+        new Option("--print", "write the registration documents to stdout; change nothing"),
+      )
+      .addOption(
+        new Option("--disable", "set Enabled=false on the registered services").conflicts([
+          "unregister",
+          "print",
+        ]),
+      )
+      .addOption(
+        new Option("--unregister", "disable, then delete the registered services").conflicts([
+          "print",
+        ]),
+      )
+      .optionsGroup("vCD REST API:"),
+  );
 }
 
 /** `check`: the broker side as `serve` would use it, and a round trip. */
@@ -359,11 +368,7 @@ export function checkCommand(program: Command) {
     .addOption(
       new Option("--live", "round trip through the running instances on the real routing key"),
     )
-    .addOption(
-      new Option("--timeout <ms>", "how long to wait for each reply").argParser(
-        positiveInt("--timeout"),
-      ).default(5000),
-    );
+    .addOption(timeoutOption("how long to wait for each reply", 5000));
 }
 
 /** `demo`: the service, a fake vCD and a cell, in one process. */
