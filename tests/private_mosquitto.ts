@@ -1,0 +1,137 @@
+/**
+ * @module A private Mosquitto for tests that restart the broker or need a password file: a
+ * `mosquitto -c <temp config>` child process on a free port of 127.0.0.1, killed and started
+ * again by its own pid. The shared broker on 1883 is never touched.
+ */
+
+/** Whether `mosquitto` can be started here. */
+export function mosquittoAvailable(): { ok: true } | { ok: false; reason: string } {
+  try {
+    const out = new Deno.Command("mosquitto", { args: ["-h"], stdout: "null", stderr: "null" })
+      .outputSync();
+    return out.code === 0 || out.code === 3
+      ? { ok: true }
+      : { ok: false, reason: "mosquitto -h failed" };
+  } catch (e) {
+    return { ok: false, reason: `mosquitto is not installed (${(e as Error).name})` };
+  }
+}
+
+/** A free TCP port on 127.0.0.1 (free when asked; the broker binds it right after). */
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+async function portOpen(port: number): Promise<boolean> {
+  try {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    conn.close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Options of {@linkcode startPrivateMosquitto}. */
+export interface PrivateMosquittoOptions {
+  /** Users and passwords: anonymous clients are refused when given. Default: anonymous allowed. */
+  readonly users?: Readonly<Record<string, string>>;
+}
+
+/** A running private broker. */
+export interface PrivateMosquitto {
+  readonly port: number;
+  readonly url: string;
+  /** The broker's log so far (connections, refusals), across restarts. */
+  log(): string;
+  /** Kills the broker process (SIGKILL) and waits for it to exit. */
+  kill(): Promise<void>;
+  /** Starts it again on the same port and config. */
+  start(): Promise<void>;
+  /** Kills it and removes its files. */
+  close(): Promise<void>;
+}
+
+/** Starts a private Mosquitto; resolves once it accepts connections. */
+export async function startPrivateMosquitto(
+  options: PrivateMosquittoOptions = {},
+): Promise<PrivateMosquitto> {
+  const dir = await Deno.makeTempDir({ prefix: "vcdext-mosquitto-" });
+  const port = freePort();
+  const lines = [
+    `listener ${port} 127.0.0.1`,
+    "persistence false",
+    "log_dest stderr",
+    "log_type all",
+    "user root",
+  ];
+  if (options.users) {
+    const file = `${dir}/passwd`;
+    await Deno.writeTextFile(file, "");
+    await Deno.chmod(file, 0o600);
+    for (const [user, password] of Object.entries(options.users)) {
+      const out = await new Deno.Command("mosquitto_passwd", {
+        args: ["-b", file, user, password],
+        stdout: "null",
+        stderr: "piped",
+      }).output();
+      if (out.code !== 0) {
+        throw new Error(`mosquitto_passwd: ${new TextDecoder().decode(out.stderr)}`);
+      }
+    }
+    lines.push("allow_anonymous false", `password_file ${file}`);
+  } else {
+    lines.push("allow_anonymous true");
+  }
+  const config = `${dir}/mosquitto.conf`;
+  await Deno.writeTextFile(config, lines.join("\n") + "\n");
+
+  let log = "";
+  let child: Deno.ChildProcess | undefined;
+  let pump: Promise<void> = Promise.resolve();
+
+  async function start(): Promise<void> {
+    child = new Deno.Command("mosquitto", {
+      args: ["-c", config],
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    const stderr = child.stderr;
+    pump = (async () => {
+      for await (const chunk of stderr.pipeThrough(new TextDecoderStream())) log += chunk;
+    })();
+    for (let i = 0; i < 100; i++) {
+      if (await portOpen(port)) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`private mosquitto did not listen on ${port}:\n${log.slice(-2000)}`);
+  }
+
+  async function kill(): Promise<void> {
+    const c = child;
+    child = undefined;
+    if (!c) return;
+    try {
+      c.kill("SIGKILL");
+    } catch { /* gone already */ }
+    await c.status;
+    await pump;
+  }
+
+  await start();
+  return {
+    port,
+    url: `mqtt://127.0.0.1:${port}`,
+    log: () => log,
+    kill,
+    start,
+    async close() {
+      await kill();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
+}
