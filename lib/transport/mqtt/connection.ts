@@ -86,8 +86,8 @@ export interface LinkOptions {
 const REFUSED: Readonly<Record<number, string>> = {
   1: "the broker does not accept MQTT 3.1.1",
   2: "the broker rejected the client id",
-  4: "bad user name or password (check the extension's token and triplet)",
-  5: "not authorised",
+  4: "bad user name or password: check the extension's token and triplet",
+  5: "not authorised: check the extension's token and triplet",
 };
 
 /** One connection: connected and subscribed, or getting there. */
