@@ -25,6 +25,13 @@ import {
   type Triplet,
   triplet,
 } from "../lib/transport/mqtt/topics.ts";
+import {
+  defineExtension,
+  type Extension,
+  type HandlerResult,
+  HttpError,
+  route,
+} from "../lib/sdk.ts";
 import { MemoryTicketStore, ticketing } from "../handlers/ticketing.ts";
 import { eventually } from "./broker.ts";
 import { fakeJwt, ORG, RIGHTS, USER, utf8 } from "./fixtures.ts";
@@ -155,6 +162,7 @@ async function serve(
   t: Triplet,
   config: Partial<MqttServiceConfig> = {},
   token = "extension-token-value",
+  extension?: (store: MemoryTicketStore) => Extension,
 ): Promise<Served> {
   const logs: string[] = [];
   const store = new MemoryTicketStore(() => new Date(NOW));
@@ -164,7 +172,7 @@ async function serve(
     creates++;
     return create(org, fields);
   };
-  const ep = endpoint(ticketing(store), { codec: MQTT_CODEC, timeoutMs: 5_000 });
+  const ep = endpoint((extension ?? ticketing)(store), { codec: MQTT_CODEC, timeoutMs: 5_000 });
   const replies: Served["replies"] = [];
   const service = await startMqttService({
     url,
@@ -344,4 +352,125 @@ Deno.test({
       await broker.close();
     }
   },
+});
+
+/**
+ * A WebSocket endpoint in front of the shared broker's TCP listener, as vCD's
+ * `wss://<cell>/messaging/mqtt` is (Mosquitto's own websockets listener does not start here):
+ * accepts subprotocol `mqtt` on /messaging/mqtt and pipes binary frames both ways, in order.
+ */
+function wsPipe(): { url: string; upgrades: () => string[]; close: () => Promise<void> } {
+  const upgrades: string[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+    if (new URL(req.url).pathname !== "/messaging/mqtt") return new Response(null, { status: 404 });
+    upgrades.push(req.headers.get("sec-websocket-protocol") ?? "");
+    const { socket, response } = Deno.upgradeWebSocket(req, { protocol: "mqtt" });
+    socket.binaryType = "arraybuffer";
+    const tcp = Deno.connect({
+      hostname: "127.0.0.1",
+      port: new URL(SHARED_URL).port ? Number(new URL(SHARED_URL).port) : 1883,
+    });
+    let writes: Promise<unknown> = tcp;
+    socket.onopen = async () => {
+      const conn = await tcp;
+      try {
+        for await (const chunk of conn.readable) socket.send(chunk);
+      } catch { /* closed */ }
+      try {
+        socket.close();
+      } catch { /* closed */ }
+    };
+    socket.onmessage = (e) => {
+      const bytes = new Uint8Array(e.data as ArrayBuffer);
+      writes = writes.then(async () => {
+        const conn = await tcp;
+        for (let n = 0; n < bytes.length;) n += await conn.write(bytes.subarray(n));
+      }).catch(() => {});
+    };
+    socket.onclose = () => {
+      tcp.then((c) => c.close()).catch(() => {});
+    };
+    return response;
+  });
+  return {
+    url: `ws://127.0.0.1:${server.addr.port}/messaging/mqtt`,
+    upgrades: () => upgrades,
+    close: () => server.shutdown(),
+  };
+}
+
+Deno.test("mqtt service: served over ws:// (the production WebSocket path)", async () => {
+  const pipe = wsPipe();
+  const t = uniqueTriplet();
+  const s = await serve(pipe.url, t);
+  const cell = await Cell.connect(SHARED_URL, t);
+  try {
+    assert.deepEqual(pipe.upgrades(), ["mqtt"], "one WebSocket, subprotocol mqtt");
+    const created = await cell.send({
+      method: "POST",
+      contentType: "application/json",
+      body: '{"message":"via WebSocket"}',
+    });
+    assert.equal(created.statusCode, 201);
+    assert.equal(created.headers["Content-Length"], created.bytes.byteLength);
+    assert.ok(s.logs.some((l) => l.includes(`"url":"ws://127.0.0.1:`)));
+  } finally {
+    await cell.close();
+    await s.service.stop(1_000);
+    await pipe.close();
+  }
+});
+
+/** One slow route: answers after `ms`, or 503 as soon as its signal is aborted. */
+function slow(ms: number): (store: MemoryTicketStore) => Extension {
+  return () =>
+    defineExtension({
+      name: "slow",
+      namespace: "slow",
+      routingKey: "slow",
+      routes: [route({
+        method: "GET",
+        path: "/api/slow",
+        handle: (ctx) =>
+          new Promise<HandlerResult<unknown>>((resolve, reject) => {
+            const timer = setTimeout(() => resolve({ body: { waited: ms } }), ms);
+            ctx.signal.addEventListener("abort", () => {
+              clearTimeout(timer);
+              reject(new HttpError(503, "shutting down"));
+            });
+          }),
+      })],
+    });
+}
+
+Deno.test("mqtt service: stop drains in-flight requests, then aborts what is left", async () => {
+  const t = uniqueTriplet();
+  const cell = await Cell.connect(SHARED_URL, t);
+  try {
+    // Drained: the reply goes out before the connection closes.
+    const s = await serve(SHARED_URL, t, {}, undefined, slow(400));
+    await cell.publish(cell.message("drain-1", { method: "GET", path: "/api/slow" }));
+    await eventually(() => s.service.inFlight() === 1, 5_000);
+    await s.service.stop(3_000);
+    await eventually(() => cell.responses.has("drain-1"), 2_000);
+    assert.equal(cell.responses.get("drain-1")![0]!.statusCode, 200);
+    assert.equal(s.service.inFlight(), 0);
+    assert.ok(s.logs.some((l) => l.includes('"drained":true')));
+    // Past the drain time: the handler is aborted and its answer still goes out.
+    const s2 = await serve(SHARED_URL, t, {}, undefined, slow(30_000));
+    await cell.publish(cell.message("drain-2", { method: "GET", path: "/api/slow" }));
+    await eventually(() => s2.service.inFlight() === 1, 5_000);
+    const stopping = performance.now();
+    await s2.service.stop(200);
+    assert.ok(performance.now() - stopping < 5_000);
+    await eventually(() => cell.responses.has("drain-2"), 2_000);
+    assert.equal(cell.responses.get("drain-2")![0]!.statusCode, 503);
+    assert.ok(s2.logs.some((l) => l.includes('"drained":false')));
+    // Stopped: nothing answers any more.
+    await cell.publish(cell.message("after-stop", { method: "GET", path: "/api/slow" }));
+    await new Promise((r) => setTimeout(r, 300));
+    assert.ok(!cell.responses.has("after-stop"));
+  } finally {
+    await cell.close();
+  }
 });

@@ -95,6 +95,9 @@ export class MqttLink {
   readonly #o: LinkOptions;
   readonly #secrets: string[];
   #client: MqttClient | undefined;
+  /** Connected, and subscribed once on this connection (replies may go out). */
+  #up = false;
+  /** Taking requests: up, and not unsubscribed for a shutdown. */
   #subscribed = false;
   #connectedOnce = false;
   #failures = 0;
@@ -170,10 +173,11 @@ export class MqttLink {
       if (this.#client !== client) return;
       client.end(true);
       this.#client = undefined;
-      const wasSubscribed = this.#subscribed;
+      const wasUp = this.#up;
+      this.#up = false;
       this.#subscribed = false;
       if (this.#stopped) return;
-      if (wasSubscribed) {
+      if (wasUp) {
         o.log.warn({ topic: o.topic }, "MQTT connection lost; reconnecting");
         o.onState?.("disconnected");
       }
@@ -203,6 +207,7 @@ export class MqttLink {
       client.end(true);
       return;
     }
+    this.#up = true;
     this.#subscribed = true;
     this.#connectedOnce = true;
     this.#failures = 0;
@@ -257,13 +262,13 @@ export class MqttLink {
   }
 
   /**
-   * Publishes a reply (QoS 1, retain off): at once when subscribed, else once (re)connected
+   * Publishes a reply (QoS 1, retain off): at once when connected, else once (re)connected
    * within `timeoutMs`. `false` when it was not acknowledged in time.
    */
   async publish(topic: string, body: Uint8Array, timeoutMs: number): Promise<boolean> {
     const deadline = performance.now() + timeoutMs;
-    if (!this.ready) {
-      if (this.#stopped && this.#client === undefined) return false;
+    if (!this.#up) {
+      if (this.#stopped) return false;
       const ok = await this.#whenReady(timeoutMs);
       if (!ok) return false;
     }
@@ -306,6 +311,7 @@ export class MqttLink {
   /** Closes the connection (pending acknowledgements get `timeoutMs`) and stops reconnecting. */
   async close(timeoutMs: number): Promise<void> {
     this.#stopped = true;
+    this.#up = false;
     this.#subscribed = false;
     clearTimeout(this.#timer);
     for (const w of this.#waiters.splice(0)) w();
