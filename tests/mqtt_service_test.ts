@@ -474,3 +474,39 @@ Deno.test("mqtt service: stop drains in-flight requests, then aborts what is lef
     await cell.close();
   }
 });
+
+Deno.test("mqtt service: no broker at start-up: a clear error after the retries, no secrets", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close(); // nothing listens there now
+  const logs: string[] = [];
+  const started = performance.now();
+  await assert.rejects(
+    startMqttService({
+      url: `mqtt://someone:url-pa55word@127.0.0.1:${port}`,
+      log: createLogger("debug", { write: (line) => logs.push(line) }),
+      startupRetries: 3,
+      backoff: { initialMs: 50, maxMs: 100, jitter: 0.5 },
+      extensions: [{
+        label: "gcp-ticketing",
+        triplet: uniqueTriplet(),
+        token: "extension-token-value",
+        handle: endpoint(ticketing(), { codec: MQTT_CODEC }).handle,
+      }],
+    }),
+    (e: Error) => {
+      assert.match(
+        e.message,
+        new RegExp(
+          `^Cannot connect to mqtt://someone:\\[redacted\\]@127\\.0\\.0\\.1:${port}: .*ECONNREFUSED`,
+        ),
+      );
+      assert.ok(!e.message.includes("url-pa55word"));
+      return true;
+    },
+  );
+  assert.ok(performance.now() - started < 5_000);
+  const all = logs.join("\n");
+  assert.ok(!all.includes("url-pa55word") && !all.includes("extension-token-value"), all);
+  assert.equal(logs.filter((l) => l.includes("MQTT reconnect")).length, 2, "3 attempts");
+});

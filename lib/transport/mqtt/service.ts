@@ -126,37 +126,119 @@ function within<T>(p: Promise<T>, ms: number, fallback: T): Promise<T> {
   return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
 
-/**
- * Connects every extension and serves its requests until stopped. Resolves once each one is
- * subscribed or was refused (a wrong token is logged and retried slowly, not fatal); rejects
- * when one cannot connect at all within `startupRetries` attempts.
- */
-export async function startMqttService(config: MqttServiceConfig): Promise<RunningMqttService> {
-  const { log } = config;
-  const publishTimeoutMs = config.publishTimeoutMs ?? 5_000;
-  const shutdown = new AbortController();
-  const inFlight = new Set<Promise<void>>();
-  let stopping = false;
+/** The connection of one extension, from the service settings. */
+function linkFor(
+  config: MqttServiceConfig,
+  spec: MqttExtensionSpec,
+  onMessage: (payload: Uint8Array, dup: boolean) => void,
+): MqttLink {
+  return new MqttLink({
+    url: config.url,
+    tls: config.tls,
+    username: formatTriplet(spec.triplet),
+    password: spec.token,
+    clientId: clientId(config.clientIdPrefix ?? "vcdext"),
+    topic: monitorTopic(spec.triplet),
+    log: config.log.child({ extension: spec.label }),
+    backoff: config.backoff ?? DEFAULT_BACKOFF,
+    refusedRetryMs: config.refusedRetryMs ?? 30_000,
+    startupRetries: config.startupRetries ?? 5,
+    keepaliveSec: config.keepaliveSec ?? 60,
+    connectTimeoutMs: config.connectTimeoutMs ?? 10_000,
+    random: config.random ?? Math.random,
+    onMessage,
+    onState: (state) => config.onState?.(spec.label, state),
+  });
+}
 
-  async function carryOut(
+/** The running service: one link per extension, the requests in flight, the shutdown signal. */
+class MqttService implements RunningMqttService {
+  readonly #config: MqttServiceConfig;
+  readonly #log: Logger;
+  readonly #links: MqttLink[] = [];
+  readonly #inFlight = new Set<Promise<void>>();
+  readonly #shutdown = new AbortController();
+  #stopping = false;
+
+  constructor(config: MqttServiceConfig) {
+    this.#config = config;
+    this.#log = config.log;
+    for (const spec of config.extensions) {
+      const recent = new RecentIds(config.recentIds ?? 4_096);
+      const link: MqttLink = linkFor(
+        config,
+        spec,
+        (payload, dup) => this.#receive(spec, link, recent, payload, dup),
+      );
+      this.#links.push(link);
+    }
+  }
+
+  /** Connects every link (see {@linkcode startMqttService}). */
+  async start(): Promise<void> {
+    try {
+      await Promise.all(this.#links.map((l) => l.start()));
+    } catch (e) {
+      await Promise.all(this.#links.map((l) => l.close(1_000)));
+      throw e;
+    }
+  }
+
+  #receive(
+    spec: MqttExtensionSpec,
+    link: MqttLink,
+    recent: RecentIds,
+    payload: Uint8Array,
+    dup: boolean,
+  ): void {
+    if (this.#stopping) return;
+    const kind = classify(payload, spec.limits);
+    if (kind.kind === "ignore") {
+      this.#log.debug({ extension: spec.label, why: kind.why }, "MQTT message ignored");
+      this.#config.onIgnore?.(spec.label, kind.why);
+      return;
+    }
+    const seen = recent.seen(kind.requestId);
+    const delivery: Delivery<MqttAddress> = {
+      content: payload,
+      reply: { to: { topic: respondTopic(spec.triplet), requestId: kind.requestId } },
+      topic: monitorTopic(spec.triplet),
+      headers: {},
+      redelivered: dup || seen,
+      timestamp: undefined,
+      receivedAt: Date.now(),
+    };
+    const job = this.#carryOut(spec, link, delivery).catch((e) => {
+      this.#log.error({ err: errorFields(e), extension: spec.label }, "MQTT delivery failed");
+    });
+    this.#inFlight.add(job);
+    job.finally(() => this.#inFlight.delete(job));
+  }
+
+  async #carryOut(
     spec: MqttExtensionSpec,
     link: MqttLink,
     delivery: Delivery<MqttAddress>,
   ): Promise<void> {
+    const config = this.#config;
     const started = performance.now();
-    const decision = await spec.handle(delivery, shutdown.signal);
+    const decision = await spec.handle(delivery, this.#shutdown.signal);
     if (decision.kind === "ack") return;
     if (decision.kind === "reject") {
-      log.warn(
+      this.#log.warn(
         { extension: spec.label, code: decision.code, reason: decision.reason },
         "MQTT message dropped without a reply",
       );
       config.onReject?.(spec.label, decision.code);
       return;
     }
-    const published = await link.publish(decision.to.topic, decision.body, publishTimeoutMs);
+    const published = await link.publish(
+      decision.to.topic,
+      decision.body,
+      config.publishTimeoutMs ?? 5_000,
+    );
     if (!published) {
-      log.warn(
+      this.#log.warn(
         { extension: spec.label, requestId: decision.requestId },
         "reply not acknowledged by the MQTT broker in time; vCD will time the request out",
       );
@@ -164,85 +246,37 @@ export async function startMqttService(config: MqttServiceConfig): Promise<Runni
     config.onReply?.(decision, published ? "published" : "lost", performance.now() - started);
   }
 
-  function receive(spec: MqttExtensionSpec, link: MqttLink, recent: RecentIds) {
-    const topic = monitorTopic(spec.triplet);
-    const replyTopic = respondTopic(spec.triplet);
-    return (payload: Uint8Array, dup: boolean): void => {
-      if (stopping) return;
-      const kind = classify(payload, spec.limits);
-      if (kind.kind === "ignore") {
-        log.debug({ extension: spec.label, why: kind.why }, "MQTT message ignored");
-        config.onIgnore?.(spec.label, kind.why);
-        return;
-      }
-      const seen = recent.seen(kind.requestId);
-      const delivery: Delivery<MqttAddress> = {
-        content: payload,
-        reply: { to: { topic: replyTopic, requestId: kind.requestId } },
-        topic,
-        headers: {},
-        redelivered: dup || seen,
-        timestamp: undefined,
-        receivedAt: Date.now(),
-      };
-      const job = carryOut(spec, link, delivery).catch((e) => {
-        log.error({ err: errorFields(e), extension: spec.label }, "MQTT delivery failed");
-      });
-      inFlight.add(job);
-      job.finally(() => inFlight.delete(job));
-    };
+  inFlight(): number {
+    return this.#inFlight.size;
   }
 
-  const links: MqttLink[] = [];
-  for (const spec of config.extensions) {
-    const recent = new RecentIds(config.recentIds ?? 4_096);
-    let onMessage: (payload: Uint8Array, dup: boolean) => void = () => {};
-    const link: MqttLink = new MqttLink({
-      url: config.url,
-      tls: config.tls,
-      username: formatTriplet(spec.triplet),
-      password: spec.token,
-      clientId: clientId(config.clientIdPrefix ?? "vcdext"),
-      topic: monitorTopic(spec.triplet),
-      log: log.child({ extension: spec.label }),
-      backoff: config.backoff ?? DEFAULT_BACKOFF,
-      refusedRetryMs: config.refusedRetryMs ?? 30_000,
-      startupRetries: config.startupRetries ?? 5,
-      keepaliveSec: config.keepaliveSec ?? 60,
-      connectTimeoutMs: config.connectTimeoutMs ?? 10_000,
-      random: config.random ?? Math.random,
-      onMessage: (payload, dup) => onMessage(payload, dup),
-      onState: (state) => config.onState?.(spec.label, state),
-    });
-    onMessage = receive(spec, link, recent);
-    links.push(link);
-  }
-  try {
-    await Promise.all(links.map((l) => l.start()));
-  } catch (e) {
-    await Promise.all(links.map((l) => l.close(1_000)));
-    throw e;
+  ready(): boolean {
+    return !this.#stopping && this.#links.every((l) => l.ready);
   }
 
-  return {
-    inFlight: () => inFlight.size,
-    ready: () => !stopping && links.every((l) => l.ready),
-    async stop(drainMs: number): Promise<void> {
-      stopping = true;
-      await Promise.all(links.map((l) => l.unsubscribe(2_000)));
-      const drained = await within(
-        Promise.allSettled([...inFlight]).then(() => true),
-        drainMs,
-        false,
-      );
-      if (!drained) {
-        log.warn({ left: inFlight.size }, "drain time over; aborting what is left");
-        shutdown.abort();
-        // Aborted handlers answer at once (504); their replies get a moment to go out.
-        await within(Promise.allSettled([...inFlight]).then(() => true), 1_000, false);
-      }
-      await Promise.all(links.map((l) => l.close(2_000)));
-      log.info({ drained }, "MQTT service stopped");
-    },
-  };
+  async stop(drainMs: number): Promise<void> {
+    this.#stopping = true;
+    await Promise.all(this.#links.map((l) => l.unsubscribe(2_000)));
+    const settled = () => Promise.allSettled([...this.#inFlight]).then(() => true);
+    const drained = await within(settled(), drainMs, false);
+    if (!drained) {
+      this.#log.warn({ left: this.#inFlight.size }, "drain time over; aborting what is left");
+      this.#shutdown.abort();
+      // Aborted handlers answer at once; their replies get a moment to go out.
+      await within(settled(), 1_000, false);
+    }
+    await Promise.all(this.#links.map((l) => l.close(2_000)));
+    this.#log.info({ drained }, "MQTT service stopped");
+  }
+}
+
+/**
+ * Connects every extension and serves its requests until stopped. Resolves once each one is
+ * subscribed or was refused (a wrong token is logged and retried slowly, not fatal); rejects
+ * when one cannot connect at all within `startupRetries` attempts.
+ */
+export async function startMqttService(config: MqttServiceConfig): Promise<RunningMqttService> {
+  const service = new MqttService(config);
+  await service.start();
+  return service;
 }
