@@ -203,7 +203,8 @@ export class MqttLink {
     if (this.#client !== client || this.#stopped) return;
     if (granted.some((g) => g.qos === 128)) {
       // The broker took the login but not the topic: the token's extension is not this triplet.
-      this.#pendingRefusal = `subscription to ${o.topic} refused`;
+      this.#pendingRefusal = `subscription to ${o.topic} refused: ` +
+        "the broker does not let this triplet read its monitor topic";
       client.end(true);
       return;
     }
