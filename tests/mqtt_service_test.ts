@@ -75,6 +75,7 @@ class Cell {
     url: string,
     t: Triplet,
     login: { username: string; password: string } | undefined = undefined,
+    tls: { ca: string[] } | undefined = undefined,
   ): Promise<Cell> {
     // Reconnects on its own every 500 ms and subscribes again (mqtt.js resubscribe).
     const client = await mqtt.connectAsync(url, {
@@ -83,6 +84,7 @@ class Cell {
       reconnectPeriod: 500,
       clientId: `cell-${crypto.randomUUID().slice(0, 12)}`,
       ...login,
+      ...tls,
     });
     client.on("error", () => {});
     await client.subscribeAsync(respondTopic(t), { qos: 1 });
@@ -509,4 +511,36 @@ Deno.test("mqtt service: no broker at start-up: a clear error after the retries,
   const all = logs.join("\n");
   assert.ok(!all.includes("url-pa55word") && !all.includes("extension-token-value"), all);
   assert.equal(logs.filter((l) => l.includes("MQTT reconnect")).length, 2, "3 attempts");
+});
+
+Deno.test({
+  name: "mqtt service: mqtts:// verifies the broker with the given CA, or refuses",
+  ignore: NO_MOSQUITTO,
+  async fn() {
+    const broker = await startPrivateMosquitto({ tls: true });
+    const t = uniqueTriplet();
+    try {
+      // The system's CAs do not know the test CA: start-up fails, naming the certificate.
+      await assert.rejects(
+        serve(broker.url, t, {
+          startupRetries: 2,
+          backoff: { initialMs: 50, maxMs: 50, jitter: 0 },
+        }),
+        /Cannot connect to mqtts:\/\/127\.0\.0\.1:\d+: .*(certificate|issuer)/i,
+      );
+      const s = await serve(broker.url, t, { tls: { ca: broker.ca! } });
+      const cell = await Cell.connect(broker.url, t, undefined, { ca: [broker.ca!] });
+      try {
+        assert.equal((await cell.send({ method: "GET" })).statusCode, 200);
+      } finally {
+        await cell.close();
+        await s.service.stop(500);
+      }
+      const insecure = await serve(broker.url, t, { tls: { insecure: true } });
+      assert.ok(insecure.service.ready());
+      await insecure.service.stop(500);
+    } finally {
+      await broker.close();
+    }
+  },
 });

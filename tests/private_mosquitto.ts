@@ -35,16 +35,91 @@ async function portOpen(port: number): Promise<boolean> {
   }
 }
 
+/** Runs `openssl …args` in `cwd` without site configuration; throws with its output. */
+async function openssl(cwd: string, ...args: string[]): Promise<void> {
+  const out = await new Deno.Command("openssl", {
+    args,
+    cwd,
+    stdin: "null",
+    env: { OPENSSL_CONF: "/dev/null" },
+  }).output();
+  if (!out.success) {
+    throw new Error(`openssl ${args[0]}: ${new TextDecoder().decode(out.stderr).trim()}`);
+  }
+}
+
+/** A CA and a server certificate for 127.0.0.1 in `dir`, valid two days; returns the CA PEM. */
+async function makeCertificates(dir: string): Promise<string> {
+  const key = ["-newkey", "rsa:2048", "-nodes"];
+  await openssl(
+    dir,
+    "req",
+    "-x509",
+    ...key,
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.pem",
+    "-days",
+    "2",
+    "-subj",
+    "/CN=vcdext MQTT test CA",
+    "-addext",
+    "basicConstraints=critical,CA:TRUE",
+    "-addext",
+    "keyUsage=critical,keyCertSign,cRLSign",
+  );
+  await openssl(
+    dir,
+    "req",
+    ...key,
+    "-keyout",
+    "server.key",
+    "-out",
+    "server.csr",
+    "-subj",
+    "/CN=localhost",
+  );
+  await Deno.writeTextFile(
+    `${dir}/server.ext`,
+    "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n",
+  );
+  await openssl(
+    dir,
+    "x509",
+    "-req",
+    "-in",
+    "server.csr",
+    "-CA",
+    "ca.pem",
+    "-CAkey",
+    "ca.key",
+    "-CAcreateserial",
+    "-out",
+    "server.pem",
+    "-days",
+    "2",
+    "-extfile",
+    "server.ext",
+  );
+  return await Deno.readTextFile(`${dir}/ca.pem`);
+}
+
 /** Options of {@linkcode startPrivateMosquitto}. */
 export interface PrivateMosquittoOptions {
   /** Users and passwords: anonymous clients are refused when given. Default: anonymous allowed. */
   readonly users?: Readonly<Record<string, string>>;
+  /** Serve MQTT over TLS only (`mqtts://`), with a throw-away CA made by `openssl`. */
+  readonly tls?: boolean;
 }
 
 /** A running private broker. */
 export interface PrivateMosquitto {
   readonly port: number;
+  /** `mqtt://127.0.0.1:<port>`, or `mqtts://` with `tls`. */
   readonly url: string;
+  /** PEM of the CA that signed the broker's certificate (with `tls`). */
+  readonly ca?: string;
   /** The broker's log so far (connections, refusals), across restarts. */
   log(): string;
   /** Kills the broker process (SIGKILL) and waits for it to exit. */
@@ -68,6 +143,11 @@ export async function startPrivateMosquitto(
     "log_type all",
     "user root",
   ];
+  let ca: string | undefined;
+  if (options.tls) {
+    ca = await makeCertificates(dir);
+    lines.push(`certfile ${dir}/server.pem`, `keyfile ${dir}/server.key`);
+  }
   if (options.users) {
     const file = `${dir}/passwd`;
     await Deno.writeTextFile(file, "");
@@ -125,7 +205,8 @@ export async function startPrivateMosquitto(
   await start();
   return {
     port,
-    url: `mqtt://127.0.0.1:${port}`,
+    url: `${options.tls ? "mqtts" : "mqtt"}://127.0.0.1:${port}`,
+    ...(ca === undefined ? {} : { ca }),
     log: () => log,
     kill,
     start,
