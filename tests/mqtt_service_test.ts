@@ -241,6 +241,15 @@ Deno.test("mqtt service: ticketing round trips in JSON and XML, byte-correct Con
     assert.equal(s.logs.filter((l) => l.includes("MQTT message ignored")).length, 2);
     assert.ok(!cell.responses.has("ev-1"));
     assert.ok(!s.logs.some((l) => l.includes(API_TOKEN) || l.includes("extension-token-value")));
+
+    // Replies are not retained: a subscriber that comes later gets none of them.
+    const late = await mqtt.connectAsync(SHARED_URL, { protocolVersion: 4, reconnectPeriod: 0 });
+    const retained: string[] = [];
+    late.on("message", (topic) => retained.push(topic));
+    await late.subscribeAsync(respondTopic(t), { qos: 1 });
+    await new Promise((r) => setTimeout(r, 300));
+    await late.endAsync(true);
+    assert.deepEqual(retained, []);
   } finally {
     await cell.close();
     await s.service.stop(1_000);
