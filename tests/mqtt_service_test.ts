@@ -7,6 +7,7 @@
  * (tests/private_mosquitto.ts) and never touch the shared one.
  */
 
+import { systemClock } from "../lib/transport/clock.ts";
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import mqtt, { type MqttClient } from "mqtt";
@@ -174,7 +175,11 @@ async function serve(
     creates++;
     return create(org, fields);
   };
-  const ep = endpoint((extension ?? ticketing)(store), { codec: MQTT_CODEC, timeoutMs: 5_000 });
+  const ep = endpoint((extension ?? ticketing)(store), {
+    codec: MQTT_CODEC,
+    timeoutMs: 5_000,
+    clock: systemClock,
+  });
   const replies: Served["replies"] = [];
   const service = await startMqttService({
     url,
