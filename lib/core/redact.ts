@@ -339,3 +339,19 @@ export function redactHeaders(
   }
   return out;
 }
+
+/**
+ * A URL with its password replaced, for logs and errors: by parsing ({@linkcode redactUrl}),
+ * since a pattern missed passwords with a space, a raw `@` or `/`, which amqplib accepts; then
+ * scrubbed by shape for what parsing does not see (`?password=` in the query).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { safeUrl } from "./redact.ts";
+ * assert.equal(safeUrl("amqp://guest:s3cret@broker:5672/"), "amqp://guest:[redacted]@broker:5672/");
+ * ```
+ */
+export function safeUrl(url: string): string {
+  return scrub(redactUrl(url));
+}

@@ -9,7 +9,7 @@ import amqp from "amqplib";
 import type { ChannelModel, RecoveringChannelModel } from "amqplib";
 import { backoffDelay, BROKER_RECONNECT } from "../../core/retry.ts";
 import { errorFields, type Logger } from "../../observability/log.ts";
-import { parsesAsWritten, passwordsOf, redactUrl, scrub } from "../../core/redact.ts";
+import { parsesAsWritten, passwordsOf, safeUrl, scrub } from "../../core/redact.ts";
 
 /**
  * TLS settings for `amqps://` URLs. The caller reads the files; this module only passes the
@@ -35,22 +35,6 @@ export function socketOptions(tls: AmqpTls | undefined): Record<string, unknown>
   if (tls.key !== undefined) options.key = tls.key;
   if (tls.insecure) options.rejectUnauthorized = false;
   return options;
-}
-
-/**
- * A URL with its password replaced, for logs and errors: by parsing ({@linkcode redactUrl}),
- * since a pattern missed passwords with a space, a raw `@` or `/`, which amqplib accepts; then
- * scrubbed by shape for what parsing does not see (`?password=` in the query).
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { safeUrl } from "./connection.ts";
- * assert.equal(safeUrl("amqp://guest:s3cret@broker:5672/"), "amqp://guest:[redacted]@broker:5672/");
- * ```
- */
-export function safeUrl(url: string): string {
-  return scrub(redactUrl(url));
 }
 
 const CONNECT_ADVICE =

@@ -34,7 +34,8 @@ export {
   type RequestEnvelope,
   type SendOptions,
 } from "./cell_client.ts";
-export { type AmqpTls, connectError, safeUrl } from "./connection.ts";
+export { type AmqpTls, connectError } from "./connection.ts";
+export { safeUrl } from "../../core/redact.ts";
 export type { ConsumerSpec } from "./consumer.ts";
 export { type AmqpAddress, amqpDelivery } from "./delivery.ts";
 export type { Disposition } from "./replies.ts";

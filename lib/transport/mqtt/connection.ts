@@ -10,7 +10,7 @@ import mqtt from "mqtt";
 import type { IClientOptions, MqttClient } from "mqtt";
 import { Buffer } from "node:buffer";
 import { errorFields, type Logger } from "../../core/logger.ts";
-import { passwordsOf, redactUrl, scrub } from "../../core/redact.ts";
+import { passwordsOf, safeUrl, scrub } from "../../core/redact.ts";
 
 /** Reconnect delays: `initialMs`, doubled per failure up to `maxMs`, less up to `jitter` of it. */
 export interface Backoff {
@@ -39,11 +39,6 @@ export const DEFAULT_BACKOFF: Backoff = { initialMs: 200, maxMs: 2_000, jitter: 
 export function backoffDelay(failures: number, b: Backoff, random: () => number): number {
   const base = Math.min(b.maxMs, b.initialMs * 2 ** Math.max(0, Math.min(30, failures - 1)));
   return Math.round(base * (1 - b.jitter * random()));
-}
-
-/** A URL for logs: password replaced by parsing, then anything credential-shaped scrubbed. */
-export function safeMqttUrl(url: string): string {
-  return scrub(redactUrl(url));
 }
 
 /** TLS settings for `mqtts://` and `wss://`; the caller reads the files. */
@@ -214,7 +209,7 @@ export class MqttLink {
     this.#failures = 0;
     this.#refusedStreak = false;
     o.log.info(
-      { url: safeMqttUrl(o.url), topic: o.topic, clientId: o.clientId },
+      { url: safeUrl(o.url), topic: o.topic, clientId: o.clientId },
       "MQTT connected and subscribed",
     );
     o.onState?.("subscribed");
@@ -227,7 +222,7 @@ export class MqttLink {
     if (!this.#refusedStreak) {
       // One clear line per streak; the retries that follow are debug lines.
       o.log.error(
-        { url: safeMqttUrl(o.url), user: o.username, retryMs: o.refusedRetryMs },
+        { url: safeUrl(o.url), user: o.username, retryMs: o.refusedRetryMs },
         `MQTT ${why}; retrying every ${Math.round(o.refusedRetryMs / 1000)} s`,
       );
     } else o.log.debug({ user: o.username }, `MQTT ${why} again`);
@@ -243,7 +238,7 @@ export class MqttLink {
     const why = error === undefined ? "connection closed" : this.#why(error);
     if (!this.#connectedOnce && this.#started && this.#failures >= o.startupRetries) {
       this.#stopped = true;
-      this.#settleStart(new Error(`Cannot connect to ${safeMqttUrl(o.url)}: ${why}`));
+      this.#settleStart(new Error(`Cannot connect to ${safeUrl(o.url)}: ${why}`));
       return;
     }
     const delay = backoffDelay(this.#failures, o.backoff, o.random);

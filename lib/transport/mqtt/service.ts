@@ -20,7 +20,7 @@ import { classify } from "./codec.ts";
 import { type Backoff, DEFAULT_BACKOFF, MqttLink, type MqttTls } from "./connection.ts";
 import { formatTriplet, monitorTopic, respondTopic, type Triplet } from "./topics.ts";
 
-export { type Backoff, type MqttTls, safeMqttUrl } from "./connection.ts";
+export { type Backoff, type MqttTls } from "./connection.ts";
 
 /** Where an MQTT reply goes: opaque to the core. */
 export interface MqttAddress {
