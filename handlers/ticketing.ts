@@ -226,6 +226,7 @@ export function ticketing(store: TicketStore = new MemoryTicketStore()): Extensi
     namespace: "com.example.ticketing",
     routingKey: "gcp-ticketing",
     vendor: "example",
+    version: "1.0.0",
     description: "Ticketing extension: an organisation's support tickets",
     routes: [
       route({

@@ -60,6 +60,34 @@ export const amqpTlsOption = {
     ),
 };
 
+/**
+ * The MQTT options (vCD 10.2+'s broker), shared by `serve`, `request`, `check` and `register`.
+ * The token is never a flag value: env `VCDEXT_MQTT_TOKEN`, or a mode-0600 file (see
+ * `mqttSettings` in config.ts for its format).
+ */
+export const mqttOption = {
+  transport: () =>
+    new Option("--transport <bus>", "amqp, mqtt (vCD 10.2+'s MQTT broker), or both at once")
+      .choices(["amqp", "mqtt", "both"] as const).default("amqp" as const),
+  url: () =>
+    new Option(
+      "--mqtt-url <url>",
+      "the cells' MQTT broker: wss://<cell>/messaging/mqtt (production); ws://, mqtt://, mqtts:// for labs",
+    ).env("VCDEXT_MQTT_URL"),
+  tokenFile: () =>
+    new Option(
+      "--mqtt-token-file <file>",
+      "extension tokens, mode 0600: one token, or lines 'vendor/name/version token' (default: env VCDEXT_MQTT_TOKEN)",
+    ),
+  ca: () =>
+    new Option("--mqtt-ca <file>", "PEM CA bundle that signed the MQTT broker's certificate"),
+  insecure: () =>
+    new Option(
+      "--mqtt-insecure",
+      "do not verify the MQTT broker's certificate (explicit; for labs only)",
+    ),
+};
+
 /** The vCD REST API options, shared by `serve` and `register`. */
 export const vcdOption = {
   url: () => new Option("--vcd-url <url>", "cell URL, e.g. https://vcd.example.com"),

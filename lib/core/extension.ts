@@ -10,6 +10,7 @@ import type { Logger } from "./logger.ts";
 import { compileTypePattern, type NotificationEvent } from "./notification.ts";
 import type { Format } from "./negotiate.ts";
 import type { XmlElement, XmlNode } from "./xml.ts";
+import { DEFAULT_EXTENSION_VERSION, DEFAULT_VENDOR } from "./vcloud.ts";
 
 /** HTTP methods a route may declare. */
 export type Method = "GET" | "PUT" | "POST" | "DELETE" | "PATCH";
@@ -140,8 +141,13 @@ export interface Extension {
   readonly namespace: string;
   /** Routing key the cell publishes with; also the default queue name. */
   readonly routingKey: string;
-  /** Vendor as registered in vCD. */
+  /** Vendor as registered in vCD; default `vcdext`. Over MQTT, the first part of the triplet. */
   readonly vendor?: string;
+  /**
+   * The extension's version, default `1.0.0`: over MQTT the third part of its triplet
+   * `vendor/name/version` (its broker user name and topics, see {@linkcode tripletOf}).
+   */
+  readonly version?: string;
   /** One line for `vcdext routes` and registration. */
   readonly description?: string;
   /** The API routes (may be empty for an extension that only handles notifications). */
@@ -234,6 +240,11 @@ export function defineExtension(def: Extension): Extension {
       }
     }
   }
+  for (const [what, value] of [["vendor", def.vendor], ["version", def.version]] as const) {
+    if (value !== undefined && !TRIPLET_PART.test(value)) {
+      throw new TypeError(`${where}: ${what} must match ${TRIPLET_PART} (one MQTT topic level)`);
+    }
+  }
   for (const sub of def.notifications ?? []) {
     for (const pattern of typeof sub.type === "string" ? [sub.type] : sub.type) {
       try {
@@ -252,4 +263,23 @@ export function defineExtension(def: Extension): Extension {
     }
   }
   return def;
+}
+
+/** A vendor or version: one plain MQTT topic level (no `/`, `+`, `#`), at most 64 characters. */
+const TRIPLET_PART = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/**
+ * The extension's triplet `vendor/name/version` (defaults `vcdext` and `1.0.0`): how vCD names
+ * an MQTT extension (its broker user name, its topics, its API id).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { defineExtension, tripletOf } from "./extension.ts";
+ * const ext = defineExtension({ name: "t", namespace: "t", routingKey: "t", vendor: "example", routes: [] });
+ * assert.equal(tripletOf(ext), "example/t/1.0.0");
+ * ```
+ */
+export function tripletOf(ext: Pick<Extension, "vendor" | "name" | "version">): string {
+  return `${ext.vendor ?? DEFAULT_VENDOR}/${ext.name}/${ext.version ?? DEFAULT_EXTENSION_VERSION}`;
 }

@@ -5,7 +5,7 @@
  */
 
 import type { Extension } from "./extension.ts";
-import { VCLOUD_NS, VMEXT_NS } from "./vcloud.ts";
+import { DEFAULT_VENDOR, VCLOUD_NS, VMEXT_NS } from "./vcloud.ts";
 import { el, parseXml, renderXml, type XmlElement, type XmlNode } from "./xml.ts";
 
 /** Media type of the `vmext:Service` document, for `Content-Type` and `Accept`. */
@@ -139,7 +139,7 @@ export function serviceDocument(
     x("RoutingKey", options.routingKey ?? extension.routingKey),
     x("Priority", priority),
     x("Exchange", options.exchange),
-    x("Vendor", extension.vendor ?? "vcdext"),
+    x("Vendor", extension.vendor ?? DEFAULT_VENDOR),
     el(
       "vmext:ApiFilters",
       {},

@@ -23,3 +23,9 @@ export const DEFAULT_NOTIFICATIONS_QUEUE = "vcdext.notifications";
 
 /** The direct exchange vCD publishes extension requests to, as vcdext declares it. */
 export const DEFAULT_EXCHANGE = "vcdext";
+
+/** The vendor of an extension that names none (vCD's `Vendor`; over MQTT, the triplet's first part). */
+export const DEFAULT_VENDOR = "vcdext";
+
+/** The version of an extension that names none (over MQTT, the triplet's third part). */
+export const DEFAULT_EXTENSION_VERSION = "1.0.0";
