@@ -212,6 +212,11 @@ export function ticketing(store: TicketStore = new MemoryTicketStore()): Extensi
   });
   const one = (ctx: HandlerContext<string, unknown>, ticket: Ticket): Located =>
     located(collectionOf(ctx, ticket.org), ticket);
+  /** The reply naming ticket `{id}` as the store returned it; 404 when it returned none. */
+  const found = (ctx: HandlerContext<"id", unknown>, ticket: Ticket | undefined) => {
+    if (!ticket) throw notFound(ctx.params.id);
+    return { body: one(ctx, ticket) };
+  };
   /** Runs a store call; its refusal to grow (thrown or rejected) becomes a 409. */
   const bounded = async <T>(op: () => Promise<T>): Promise<T> => {
     try {
@@ -279,9 +284,7 @@ export function ticketing(store: TicketStore = new MemoryTicketStore()): Extensi
         path: "/api/org/{org}/ticketing/{id}",
         produces: ticketType,
         async handle(ctx) {
-          const ticket = await store.get(ownOrg(ctx), ctx.params.id);
-          if (!ticket) throw notFound(ctx.params.id);
-          return { body: one(ctx, ticket) };
+          return found(ctx, await store.get(ownOrg(ctx), ctx.params.id));
         },
       }),
       route({
@@ -291,9 +294,7 @@ export function ticketing(store: TicketStore = new MemoryTicketStore()): Extensi
         consumes: ticketInput,
         async handle(ctx) {
           const org = ownOrg(ctx);
-          const ticket = await bounded(() => store.update(org, ctx.params.id, ctx.body));
-          if (!ticket) throw notFound(ctx.params.id);
-          return { body: one(ctx, ticket) };
+          return found(ctx, await bounded(() => store.update(org, ctx.params.id, ctx.body)));
         },
       }),
       route({

@@ -85,7 +85,7 @@ export function isToken(s: string): boolean {
 // qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )
 const QVALUE = /^(?:0(?:\.\d{0,3})?|1(?:\.0{0,3})?)$/;
 
-/** A cursor over one list element; every method returns `undefined` on a syntax error. */
+/** A cursor over one list element; a method returns `undefined` (or `false`) on a syntax error. */
 class Scanner {
   pos = 0;
   constructor(readonly s: string) {}
@@ -104,6 +104,15 @@ class Scanner {
       if (c !== SP && c !== HTAB) return;
       this.pos++;
     }
+  }
+
+  /** Skips `OWS c OWS`; false, with the cursor past the first spaces, when `c` is not next. */
+  delimiter(c: number): boolean {
+    this.skipOws();
+    if (this.peek() !== c) return false;
+    this.pos++;
+    this.skipOws();
+    return true;
   }
 
   token(): string | undefined {
@@ -140,11 +149,7 @@ function parseRange(element: string): MediaRange | undefined {
   const sc = new Scanner(element);
   sc.skipOws();
   const type = sc.token()?.toLowerCase();
-  if (type === undefined) return undefined;
-  sc.skipOws();
-  if (sc.peek() !== 0x2f /* "/" */) return undefined;
-  sc.pos++;
-  sc.skipOws();
+  if (type === undefined || !sc.delimiter(0x2f /* "/" */)) return undefined;
   const subtype = sc.token()?.toLowerCase();
   if (subtype === undefined) return undefined;
   if (type === "*" && subtype !== "*") return undefined;
@@ -155,16 +160,10 @@ function parseRange(element: string): MediaRange | undefined {
   for (;;) {
     sc.skipOws();
     if (sc.done) break;
-    if (sc.peek() !== 0x3b /* ";" */) return undefined;
-    sc.pos++;
-    sc.skipOws();
+    if (!sc.delimiter(0x3b /* ";" */)) return undefined;
     if (sc.done || sc.peek() === 0x3b) continue; // empty parameter
     const name = sc.token()?.toLowerCase();
-    if (name === undefined) return undefined;
-    sc.skipOws();
-    if (sc.peek() !== 0x3d /* "=" */) return undefined;
-    sc.pos++;
-    sc.skipOws();
+    if (name === undefined || !sc.delimiter(0x3d /* "=" */)) return undefined;
     const quoted = sc.peek() === DQUOTE;
     const value = quoted ? sc.quoted() : sc.token();
     if (value === undefined) return undefined;

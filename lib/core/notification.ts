@@ -140,13 +140,22 @@ const NOTHING: BodyFacts = {
   taskName: undefined,
 };
 
-function readJsonBody(body: string): BodyFacts {
-  let raw: unknown;
+/** What `read` finds in `body` once `parse` has parsed it; nothing when it does not parse. */
+function readBody<T>(
+  body: string,
+  parse: (body: string) => T,
+  read: (parsed: T) => BodyFacts,
+): BodyFacts {
+  let parsed: T;
   try {
-    raw = parseJson(body);
+    parsed = parse(body);
   } catch {
     return NOTHING;
   }
+  return read(parsed);
+}
+
+function jsonFacts(raw: unknown): BodyFacts {
   if (!isRecord(raw)) return { ...NOTHING, raw };
   const str = (key: string): string | undefined => {
     const value = own(raw as Json, key);
@@ -171,13 +180,7 @@ function attr(node: XmlNode | undefined, name: string): string | undefined {
   return node === undefined ? undefined : text(own(node.attrs, name));
 }
 
-function readXmlBody(body: string): BodyFacts {
-  let root: XmlNode;
-  try {
-    root = parseXml(body);
-  } catch {
-    return NOTHING;
-  }
+function xmlFacts(root: XmlNode): BodyFacts {
   if (root.name !== "Notification") return { ...NOTHING, raw: root };
   const links = childrenNamed(root, "EntityLink");
   const link = (rel: string) => links.find((l) => attr(l, "rel")?.toLowerCase() === rel);
@@ -271,7 +274,9 @@ export function decodeNotification(input: NotificationDelivery): NotificationEve
   const source: Partial<NotificationDelivery> = isRecord(input) ? input : {};
   const raw = source.body instanceof Uint8Array ? decoder.decode(source.body) : "";
   const format = /^[ \t\r\n]*</.test(raw) ? "xml" : "json";
-  const body = format === "xml" ? readXmlBody(raw) : readJsonBody(raw);
+  const body = format === "xml"
+    ? readBody(raw, parseXml, xmlFacts)
+    : readBody(raw, parseJson, jsonFacts);
   const headers = decodeHeaders(isRecord(source.headers) ? source.headers : {});
   const knownType = body.type ?? headers.type;
   const key = decodeRoutingKey(

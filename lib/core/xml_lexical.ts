@@ -1,9 +1,9 @@
 /**
  * @module The lexical layer of vcdext's XML parser (xml_parse.ts): XML names and characters,
- * the five predefined entities and character references, white space and positions, the
- * linear pre-scan that enforces the document's shape and limits before anything else, and
- * {@linkcode XmlError}. Also the character classes the renderer (xml.ts) checks names and
- * text with.
+ * the five predefined entities and character references, white space and positions, where
+ * markup closes, the linear pre-scan that enforces the document's shape and limits before
+ * anything else, and {@linkcode XmlError}. Also the character classes the renderer (xml.ts)
+ * checks names and text with.
  */
 
 import { quote } from "./redact.ts";
@@ -60,6 +60,17 @@ export function fail(detail: string, cause?: unknown): XmlError {
 }
 
 /**
+ * Where `delimiter` (`-->`, `]]>`, `?>`, `>`) first stands at or after `from`: the end of the
+ * markup `what` names, else a "<what> is not closed" {@linkcode XmlError}. Both the pre-scan and
+ * the tree builder (xml_parse.ts) find where comments, CDATA sections and the like close with it.
+ */
+export function closing(text: string, from: number, delimiter: string, what: string): number {
+  const at = text.indexOf(delimiter, from);
+  if (at === -1) throw fail(`${what} is not closed`);
+  return at;
+}
+
+/**
  * Linear scan over the raw text, before the tree is built: refuses DTDs and other markup
  * declarations outright, enforces the depth and node limits, and checks there is exactly one
  * root element with nothing but whitespace, comments and processing instructions around it.
@@ -80,13 +91,10 @@ export function preScan(text: string, maxDepth: number, maxNodes: number): void 
     }
     if (lt === -1) break;
     if (text.startsWith("<!--", lt)) {
-      const close = text.indexOf("-->", lt + 4);
-      if (close === -1) throw fail("comment is not closed");
-      i = close + 3;
+      i = closing(text, lt + 4, "-->", "comment") + 3;
     } else if (text.startsWith("<![CDATA[", lt)) {
       if (depth === 0) throw fail("CDATA section outside the root element");
-      const close = text.indexOf("]]>", lt + 9);
-      if (close === -1) throw fail("CDATA section is not closed");
+      const close = closing(text, lt + 9, "]]>", "CDATA section");
       if (++nodes > maxNodes) throw fail(`more than ${maxNodes} nodes`);
       i = close + 3;
     } else if (text.startsWith("<!", lt)) {
@@ -96,15 +104,13 @@ export function preScan(text: string, maxDepth: number, maxNodes: number): void 
           : "markup declarations are not allowed",
       );
     } else if (text.startsWith("<?", lt)) {
-      const close = text.indexOf("?>", lt + 2);
-      if (close === -1) throw fail("processing instruction is not closed");
+      const close = closing(text, lt + 2, "?>", "processing instruction");
       if (lt > 0 && /^<\?xml[ \t\r\n?]/i.test(text.slice(lt, lt + 6))) {
         throw fail("the XML declaration is allowed only at the start of the document");
       }
       i = close + 2;
     } else if (text.startsWith("</", lt)) {
-      const close = text.indexOf(">", lt + 2);
-      if (close === -1) throw fail("closing tag is not closed");
+      const close = closing(text, lt + 2, ">", "closing tag");
       if (--depth < 0) throw fail("closing tag without an opening tag");
       i = close + 1;
     } else {

@@ -6,6 +6,7 @@
  */
 
 import {
+  closing,
   decode,
   elementOf,
   fail,
@@ -213,19 +214,15 @@ function build(text: string): XmlNode {
     if (top && end > i) top.text += decode(text.slice(i, end), "the text of", top.node.name);
     if (lt === -1) break;
     if (text.startsWith("<!--", lt)) {
-      const closeAt = text.indexOf("-->", lt + 4);
-      if (closeAt === -1) throw fail("comment is not closed");
-      i = closeAt + 3;
+      i = closing(text, lt + 4, "-->", "comment") + 3;
     } else if (text.startsWith("<![CDATA[", lt)) {
-      const closeAt = text.indexOf("]]>", lt + 9);
-      if (closeAt === -1) throw fail("CDATA section is not closed");
+      const closeAt = closing(text, lt + 9, "]]>", "CDATA section");
       if (!top) throw fail("CDATA section outside the root element");
       top.text += text.slice(lt + 9, closeAt);
       i = closeAt + 3;
     } else if (text.startsWith("<?", lt)) {
       if (nameAt(text, lt + 2) === undefined) throw fail("processing instruction has no target");
-      const closeAt = text.indexOf("?>", lt + 2);
-      if (closeAt === -1) throw fail("processing instruction is not closed");
+      const closeAt = closing(text, lt + 2, "?>", "processing instruction");
       i = closeAt + 2;
     } else if (text.startsWith("<!", lt)) {
       throw fail("markup declarations are not allowed");

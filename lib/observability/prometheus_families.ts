@@ -163,6 +163,26 @@ interface Cell {
   value: number;
 }
 
+function newCell(): Cell {
+  return { value: 0 };
+}
+
+/** A metric whose series are one number each: {@linkcode Counter} and {@linkcode Gauge}. */
+abstract class CellFamily<L extends string> extends Family<L, Cell> {
+  constructor(
+    name: string,
+    help: string,
+    labelNames: readonly L[] = [],
+    options: MetricsOptions = {},
+  ) {
+    super(name, help, labelNames, options, newCell);
+  }
+
+  protected lines(labels: string, s: Cell, out: string[]): void {
+    out.push(`${this.name}${braces(labels)} ${formatNumber(s.value)}\n`);
+  }
+}
+
 /**
  * A monotonic counter; created by {@linkcode Metrics.counter}.
  *
@@ -178,26 +198,13 @@ interface Cell {
  * assert.throws(() => c.inc({ kind: "a" }, -1), RangeError);
  * ```
  */
-export class Counter<L extends string = never> extends Family<L, Cell> {
+export class Counter<L extends string = never> extends CellFamily<L> {
   readonly kind = "counter";
-
-  constructor(
-    name: string,
-    help: string,
-    labelNames: readonly L[] = [],
-    options: MetricsOptions = {},
-  ) {
-    super(name, help, labelNames, options, () => ({ value: 0 }));
-  }
 
   /** Adds `n` (default 1, never negative) to the series of `labels`. */
   inc(labels?: Labels<L>, n = 1): void {
     if (!(n >= 0)) throw new RangeError(`Counter ${this.name}: cannot add ${n}`);
     this.series(labels).value += n;
-  }
-
-  protected lines(labels: string, s: Cell, out: string[]): void {
-    out.push(`${this.name}${braces(labels)} ${formatNumber(s.value)}\n`);
   }
 }
 
@@ -216,17 +223,8 @@ export class Counter<L extends string = never> extends Family<L, Cell> {
  * assert.match(m.render(), /^queue_depth 4$/m);
  * ```
  */
-export class Gauge<L extends string = never> extends Family<L, Cell> {
+export class Gauge<L extends string = never> extends CellFamily<L> {
   readonly kind = "gauge";
-
-  constructor(
-    name: string,
-    help: string,
-    labelNames: readonly L[] = [],
-    options: MetricsOptions = {},
-  ) {
-    super(name, help, labelNames, options, () => ({ value: 0 }));
-  }
 
   /** Sets the series of `labels` to `v`. */
   set(labels: Labels<L>, v: number): void {
@@ -241,10 +239,6 @@ export class Gauge<L extends string = never> extends Family<L, Cell> {
   /** Subtracts `n` (default 1) from the series of `labels`. */
   dec(labels?: Labels<L>, n = 1): void {
     this.series(labels).value -= n;
-  }
-
-  protected lines(labels: string, s: Cell, out: string[]): void {
-    out.push(`${this.name}${braces(labels)} ${formatNumber(s.value)}\n`);
   }
 }
 

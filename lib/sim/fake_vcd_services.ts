@@ -97,8 +97,17 @@ export function serviceRoute(
   if (m === null || service === undefined) {
     throw new Reply(404, "NOT_FOUND", `no service at ${rest}`);
   }
-  if (m[2] !== undefined) return rightsRoute(state, service, req, body, version);
-  return serviceItem(state, service, req, body, version);
+  const call: ServiceCall = { state, service, req, body, version };
+  return m[2] === undefined ? serviceItem(call) : rightsRoute(call);
+}
+
+/** A request to one existing service: `…/<id>` or `…/<id>/rights`. */
+interface ServiceCall {
+  readonly state: FakeVcdState;
+  readonly service: FakeService;
+  readonly req: Request;
+  readonly body: string;
+  readonly version: string;
 }
 
 function createService(
@@ -153,13 +162,7 @@ function queryServices(
   );
 }
 
-function rightsRoute(
-  state: FakeVcdState,
-  service: FakeService,
-  req: Request,
-  body: string,
-  version: string,
-): Response {
+function rightsRoute({ state, service, req, body, version }: ServiceCall): Response {
   if (req.method === "GET") {
     return respond(
       200,
@@ -203,13 +206,7 @@ function rightsRoute(
   );
 }
 
-function serviceItem(
-  state: FakeVcdState,
-  service: FakeService,
-  req: Request,
-  body: string,
-  version: string,
-): Response {
+function serviceItem({ state, service, req, body, version }: ServiceCall): Response {
   const method = req.method;
   if (method === "GET") {
     return respond(200, version, MEDIA.service, renderService(state.base, service));
