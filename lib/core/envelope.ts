@@ -6,6 +6,7 @@
 
 import { Buffer } from "node:buffer";
 import { HttpError } from "./errors.ts";
+import { isRecord, type Json, own } from "./json.ts";
 import type { RequestCodec } from "./seam.ts";
 
 /** The caller as vCD vouches for it (element 1 of the envelope). */
@@ -73,16 +74,6 @@ export class EnvelopeError extends HttpError {
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
 
-type Json = Record<string, unknown>;
-
-function isObject(v: unknown): v is Json {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-function own(o: Json, key: string): unknown {
-  return Object.hasOwn(o, key) ? o[key] : undefined;
-}
-
 /** JSON reviver that drops `__proto__` keys so a decoded object can never carry one. */
 function dropProto(key: string, value: unknown): unknown {
   return key === "__proto__" ? undefined : value;
@@ -145,7 +136,7 @@ class RequestHeaders implements ReadonlyMap<string, string> {
   #map: Map<string, string> | undefined;
 
   constructor(raw: unknown) {
-    this.#raw = isObject(raw) ? raw : undefined;
+    this.#raw = isRecord(raw) ? raw : undefined;
   }
 
   get(name: string): string | undefined {
@@ -230,7 +221,7 @@ class DecodedSecurity implements SecurityContext {
 }
 
 function decodeSecurity(raw: unknown): SecurityContext {
-  if (!isObject(raw)) return new DecodedSecurity("", "", undefined, undefined);
+  if (!isRecord(raw)) return new DecodedSecurity("", "", undefined, undefined);
   const user = own(raw, "user");
   const org = own(raw, "org");
   return new DecodedSecurity(
@@ -289,7 +280,7 @@ export function decodeRequest(bytes: Uint8Array, limits: DecodeLimits = {}): Vcd
     throw new EnvelopeError("body is not a JSON array [request, securityContext, context]");
   }
   const http = parsed[0];
-  if (!isObject(http)) throw new EnvelopeError("element 0 (the HTTP request) is not an object");
+  if (!isRecord(http)) throw new EnvelopeError("element 0 (the HTTP request) is not an object");
 
   const rawId = own(http, "id");
   const requestId = typeof rawId === "string" ? rawId : typeof rawId === "number" ? `${rawId}` : "";

@@ -8,15 +8,13 @@
  */
 
 import { parseJson } from "./envelope.ts";
+import { isRecord, type Json, own } from "./json.ts";
 import {
   bareId,
   bool,
   decodeHeaders,
   decodeRoutingKey,
-  isRecord,
-  type Json,
   normalizeType,
-  own,
   text,
   urnKind,
 } from "./notification_fields.ts";

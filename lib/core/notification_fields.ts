@@ -4,24 +4,13 @@
  * field with. Import it from notification.ts, which re-exports it.
  */
 
+import { isRecord, type Json } from "./json.ts";
+
 const decoder = new TextDecoder();
 
 // ---------------------------------------------------------------------------------------------
-// Small lenient readers
+// Small lenient readers (objects and own fields: json.ts)
 // ---------------------------------------------------------------------------------------------
-
-/** A JSON object as read: nothing assumed about its fields. */
-export type Json = Readonly<Record<string, unknown>>;
-
-/** Whether `value` is a plain object (not null, not an array). */
-export function isRecord(value: unknown): value is Json {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-/** `o[key]` when it is `o`'s own property, else `undefined`. */
-export function own(o: Json, key: string): unknown {
-  return Object.hasOwn(o, key) ? o[key] : undefined;
-}
 
 /** A header or field value as text: strings, AMQP longstr bytes, numbers; `""` is none. */
 export function text(value: unknown): string | undefined {
@@ -71,7 +60,8 @@ export function bareId(value: string): string {
  *
  * @example
  * ```ts
- * import assert from "node:assert/strict";
+ * import { isRecord, type Json, own } from "./json.ts";
+import assert from "node:assert/strict";
  * import { decodeRoutingKey, type RoutingKeyParts } from "./notification.ts";
  * const parts: RoutingKeyParts = decodeRoutingKey("false.e.o.u.com.vmware.vcloud.event.vm.delete");
  * assert.equal(parts.operationSuccess, false);

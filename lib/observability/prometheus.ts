@@ -24,6 +24,9 @@ export {
 /** `Content-Type` of {@linkcode Metrics.render}'s output. */
 export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
+/** What names a one-value metric family: its name, help text and label names. */
+type FamilyArgs<L extends string> = [name: string, help: string, labelNames?: readonly L[]];
+
 /**
  * A registry of metrics, rendered together in registration order. Metric names must match
  * `[a-zA-Z_:][a-zA-Z0-9_:]*` and label names `[a-zA-Z_][a-zA-Z0-9_]*` (not starting with
@@ -67,21 +70,15 @@ export class Metrics {
     return family;
   }
 
-  /** Registers a {@linkcode Counter}. */
-  counter<const L extends string = never>(
-    name: string,
-    help: string,
-    labelNames: readonly L[] = [],
-  ): Counter<L> {
+  /** Registers a {@linkcode Counter}: a name, its help text, its label names (default none). */
+  counter<const L extends string = never>(...family: FamilyArgs<L>): Counter<L> {
+    const [name, help, labelNames = []] = family;
     return this.#add(new Counter(name, help, labelNames, this.#options), [name]);
   }
 
-  /** Registers a {@linkcode Gauge}. */
-  gauge<const L extends string = never>(
-    name: string,
-    help: string,
-    labelNames: readonly L[] = [],
-  ): Gauge<L> {
+  /** Registers a {@linkcode Gauge}: a name, its help text, its label names (default none). */
+  gauge<const L extends string = never>(...family: FamilyArgs<L>): Gauge<L> {
+    const [name, help, labelNames = []] = family;
     return this.#add(new Gauge(name, help, labelNames, this.#options), [name]);
   }
 

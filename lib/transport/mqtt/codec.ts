@@ -29,6 +29,7 @@
  * bounds the request entity as on AMQP. Over a limit: 413.
  */
 
+import { isRecord, type Json, own } from "../../core/json.ts";
 import {
   type DecodeLimits,
   decodeRequest,
@@ -65,14 +66,9 @@ const OUTER_SLACK = 64 * 1024;
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
 
-type Json = Record<string, unknown>;
-
-function isObject(v: unknown): v is Json {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-function own(o: unknown, key: string): unknown {
-  return isObject(o) && Object.hasOwn(o, key) ? o[key] : undefined;
+/** `o[key]` when `o` is an object with that own field. */
+function field(o: unknown, key: string): unknown {
+  return isRecord(o) ? own(o, key) : undefined;
 }
 
 /**
@@ -88,7 +84,7 @@ export function outerLimit(limits: DecodeLimits): number {
 
 /** The message's `headers.requestId` as text, or why there is none. */
 function requestIdOf(message: Json): string | { why: string } {
-  const raw = own(own(message, "headers"), "requestId");
+  const raw = field(field(message, "headers"), "requestId");
   const id = typeof raw === "string" ? raw : typeof raw === "number" ? `${raw}` : "";
   if (id === "") return { why: "no headers.requestId" };
   if (id.length > MAX_REQUEST_ID) return { why: `requestId over ${MAX_REQUEST_ID} characters` };
@@ -122,7 +118,7 @@ function parse(bytes: Uint8Array, limits: DecodeLimits): Json | typeof OVERSIZED
   } catch {
     return "not JSON";
   }
-  if (!isObject(parsed)) return "not a JSON object";
+  if (!isRecord(parsed)) return "not a JSON object";
   parsedCache.set(bytes, parsed);
   return parsed;
 }
@@ -151,7 +147,7 @@ export function classify(bytes: Uint8Array, limits: DecodeLimits = {}): Classifi
       : { kind: "ignore", why: `over ${outerLimit(limits)} bytes without a readable requestId` };
   }
   const message = parsed;
-  const type = own(message, "type");
+  const type = field(message, "type");
   if (type !== "API_REQUEST") {
     return {
       kind: "ignore",
@@ -164,7 +160,9 @@ export function classify(bytes: Uint8Array, limits: DecodeLimits = {}): Classifi
 
 /** The caller's token: `securityContext.apiAccessToken`, else `headers.context.apiAccessToken`. */
 function accessToken(security: unknown, outerContext: unknown): string | undefined {
-  for (const candidate of [own(security, "apiAccessToken"), own(outerContext, "apiAccessToken")]) {
+  for (
+    const candidate of [field(security, "apiAccessToken"), field(outerContext, "apiAccessToken")]
+  ) {
     if (typeof candidate === "string" && candidate !== "") return candidate;
   }
   return undefined;
@@ -172,7 +170,7 @@ function accessToken(security: unknown, outerContext: unknown): string | undefin
 
 /** The forwarded headers, with `Authorization: Bearer <token>` added when none is there. */
 function withCredential(headers: unknown, token: string | undefined): Json {
-  const out: Json = isObject(headers) ? { ...headers } : {};
+  const out: Record<string, unknown> = isRecord(headers) ? { ...headers } : {};
   if (token === undefined) return out;
   for (const name in out) if (name.toLowerCase() === "authorization") return out;
   out["Authorization"] = `Bearer ${token}`;
@@ -239,37 +237,39 @@ export function decodeApiRequest(bytes: Uint8Array, limits: DecodeLimits = {}): 
     );
   }
   const message = parsed;
-  if (own(message, "type") !== "API_REQUEST") throw new EnvelopeError("message is no API_REQUEST");
+  if (field(message, "type") !== "API_REQUEST") {
+    throw new EnvelopeError("message is no API_REQUEST");
+  }
   const requestId = requestIdOf(message);
   if (typeof requestId !== "string") throw new EnvelopeError(`message has ${requestId.why}`);
 
-  const inner = httpRequestBytes(own(message, "httpRequest"), requestId, limits);
+  const inner = httpRequestBytes(field(message, "httpRequest"), requestId, limits);
   let http: unknown;
   try {
     http = parseJson(decoder.decode(inner));
   } catch {
     throw new EnvelopeError("httpRequest is not JSON", { requestId });
   }
-  if (!isObject(http)) throw new EnvelopeError("httpRequest is not a JSON object", { requestId });
-  const request = own(http, "message");
-  if (!isObject(request)) {
+  if (!isRecord(http)) throw new EnvelopeError("httpRequest is not a JSON object", { requestId });
+  const request = field(http, "message");
+  if (!isRecord(request)) {
     throw new EnvelopeError("httpRequest.message is not an object", { requestId });
   }
-  const outerContext = own(own(message, "headers"), "context");
-  const rawSecurity = own(http, "securityContext");
-  const security = isObject(rawSecurity) ? rawSecurity : outerContext;
+  const outerContext = field(field(message, "headers"), "context");
+  const rawSecurity = field(http, "securityContext");
+  const security = isRecord(rawSecurity) ? rawSecurity : outerContext;
   const token = accessToken(rawSecurity, outerContext);
   // The AMQP envelope, rebuilt: element 0 answers to the MQTT requestId and carries the
   // caller's credential as a header; element 1 without the token (see the module doc).
   const envelope = [
-    { ...request, id: requestId, headers: withCredential(own(request, "headers"), token) },
+    { ...request, id: requestId, headers: withCredential(field(request, "headers"), token) },
     {
-      user: own(security, "user"),
-      org: own(security, "org"),
-      rights: own(security, "rights"),
-      parameters: own(security, "parameters"),
+      user: field(security, "user"),
+      org: field(security, "org"),
+      rights: field(security, "rights"),
+      parameters: field(security, "parameters"),
     },
-    own(http, "context"),
+    field(http, "context"),
   ];
   // The envelope was checked against maxEnvelopeBytes already (as httpRequest).
   return decodeRequest(
