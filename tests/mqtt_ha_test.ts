@@ -230,6 +230,31 @@ Deno.test("mqtt-ha: kill -9 of the active instance, the standby answers within 5
   }
 });
 
+Deno.test("mqtt-ha: SIGTERM hands over: the lease is given up, the standby answers within ~1 s", async () => {
+  const t = uniqueTriplet();
+  const procs = { a: await instance("a", t), b: await instance("b", t) };
+  const cell = await Cell.connect(t);
+  try {
+    const active = await cell.probe() as "a" | "b";
+    const standby = active === "a" ? "b" : "a";
+    const stopping = Date.now();
+    procs[active].kill("SIGTERM");
+    const status = await procs[active].wait();
+    assert.equal(status.code, 0, procs[active].log.slice(-2000));
+    assert.match(procs[active].log, /lease given up/);
+    assert.equal(await cell.probe(5_000), standby, "the standby answers within 5 s");
+    console.log(
+      `mqtt-ha handover on SIGTERM: answering again ${Date.now() - stopping} ms after it`,
+    );
+    const after = await burst(cell, 50, "after");
+    await settle(cell, after);
+    assert.deepEqual(cell.duplicates(), []);
+  } finally {
+    await cell.close();
+    await Promise.all([procs.a.end(), procs.b.end()]);
+  }
+});
+
 /** A TCP proxy to the shared broker that can cut (close) or freeze (silence) its connections. */
 class LinkProxy {
   readonly #listener: Deno.TcpListener;
@@ -356,7 +381,8 @@ async function fencing(mode: "cut" | "freeze"): Promise<void> {
     );
     assert.ok(lastA < firstB, "A answered a request sent after B had started answering");
     // "At once": on a cut within a turn; on a partition once the lease's validity runs out.
-    const bound = mode === "cut" ? 100 : VALID_FOR_MS + 150;
+    // (Generous slack for timers on a loaded machine; the order of events is the real check.)
+    const bound = mode === "cut" ? 250 : VALID_FOR_MS + 400;
     assert.ok(aStopped <= bound, `A stopped ${aStopped} ms after the ${mode} (bound ${bound})`);
     assert.ok(lastA <= bound, `A answered a request sent ${lastA} ms after the ${mode}`);
     assert.ok(bWon > aStopped, "B won before A had stopped");

@@ -13,20 +13,27 @@
  *
  * **Fencing, and its timing.** A holder must stop answering before anyone else can start. Let
  * `H` be the AMQP heartbeat (`heartbeatSec`, default 1 s, asked of the broker in the URL). The
- * broker releases a lease at once when the owner's connection closes (the holder's process
- * died, or its socket was closed: the holder sees the same close, in the same instant, and
- * stops in that turn, while a rival needs a declare round trip and an MQTT subscribe to start)
- * or when it has heard nothing from the owner for its heartbeat timeout, which RabbitMQ puts at
- * two missed heartbeats or more: **no sooner than `H` after the last frame it received from the
- * holder** (tests/mqtt_ha_test.ts measures it on a frozen link). The holder sends a passive `checkQueue` of its leases every
- * `checkEveryMs` (250 ms) on a channel of its own; a check *sent* at `s` that succeeds proves
- * the broker heard from the holder after `s`, so the broker cannot release before `s + H`. The
- * holder counts its lease valid until `s + validForMs` (750 ms) only, for the latest successful
- * check's `s`: a timer drops it then, and {@linkcode LeaseHolder.held} reads the clock (so a
- * stalled event loop cannot answer on a stale lease either). Since `validForMs < H * 1000`, the
- * holder has stopped before the broker can release, let alone before a rival's next declare
- * (up to `retryMs` later) wins. A check that fails or does not return, a socket error, or
- * amqplib's own missed-heartbeat close drop every lease at once, in the same turn.
+ * broker frees a lease in two ways:
+ *
+ * - at once, when the owner's connection closes. Either the holder's process is gone (kill -9:
+ *   nothing left to answer), or its socket was closed, which the holder sees as the same close
+ *   and stops on in that turn, while a rival still needs its next declare (up to `retryMs`
+ *   later), a round trip and an MQTT subscribe before it answers anything;
+ * - when it has heard nothing on the connection for its heartbeat timeout (a partition, a
+ *   frozen host): RabbitMQ checks every `H` and gives up after two silent checks, so **no
+ *   sooner than `H` after the last frame it received** (2–3 `H`; tests/mqtt_ha_test.ts measured
+ *   2.6 s with `H` = 1 s on a frozen link).
+ *
+ * The holder sends a passive `checkQueue` of its leases every `checkEveryMs` (250 ms) on a
+ * channel of its own. A check *sent* at `s` that succeeds proves the broker heard from the holder
+ * after `s`, so the broker cannot free the lease before `s + H`. The holder counts its lease valid
+ * only until `s + validForMs` (750 ms) for the latest successful check: a timer drops it then,
+ * and {@linkcode LeaseHolder.held} reads the clock, so an event loop that stalled past it answers
+ * nothing on the stale lease either. Since `validForMs < H` (checked), the holder has stopped
+ * before the broker can free the lease, let alone before a rival wins it. A check that fails or
+ * does not return, a socket error, or amqplib's own missed-heartbeat close drop every lease at
+ * once, in the same turn. Takeover: within `retryMs` (~1 s) of a process's death; within 2–3 `H`
+ * plus `retryMs` (~3.5 s) of a partition.
  *
  * After a loss the connection is destroyed (so a broker that can still hear us frees the leases
  * at once) and a new one competes again after `retryMs`.
@@ -127,8 +134,12 @@ export class LeaseHolder extends EventEmitter<{ won: [string]; lost: [string, st
     this.#o = options;
     this.#t = { ...DEFAULT_LEASE_TIMING, ...options.timing };
     this.#log = options.log.child({ component: "lease" });
-    if (this.#t.validForMs >= this.#t.heartbeatSec * 1_000) {
+    const t = this.#t;
+    if (t.validForMs >= t.heartbeatSec * 1_000) {
       throw new RangeError("validForMs must stay below the heartbeat, or two may answer at once");
+    }
+    if (t.checkEveryMs >= t.validForMs) {
+      throw new RangeError("checkEveryMs must stay below validForMs, or a held lease lapses");
     }
   }
 
@@ -202,6 +213,10 @@ export class LeaseHolder extends EventEmitter<{ won: [string]; lost: [string, st
       if (signal.aborted) break;
       try {
         session = this.#session = await this.#connect();
+        if (signal.aborted) {
+          await this.#endQuietly(session);
+          break;
+        }
         await this.#compete(session);
       } catch (e) {
         this.#log.debug({ err: errorFields(e) }, "lease connection failed; retrying");
@@ -223,7 +238,7 @@ export class LeaseHolder extends EventEmitter<{ won: [string]; lost: [string, st
         ch.on("error", () => {});
         const sent = performance.now();
         await ch.assertQueue(name, { exclusive: true, durable: false, autoDelete: false });
-        if (session.dead) return;
+        if (session.dead || this.#closed.signal.aborted) return;
         this.#held.add(name);
         this.#confirmed(session, sent);
         this.#log.info({ lease: name }, "lease won: this instance is active");
@@ -270,10 +285,16 @@ export class LeaseHolder extends EventEmitter<{ won: [string]; lost: [string, st
   /** A check sent at `sent` succeeded: valid until `sent + validForMs`; a timer drops it then. */
   #confirmed(session: Session, sent: number): void {
     this.#validUntil = Math.max(this.#validUntil, sent + this.#t.validForMs);
+    this.#armExpiry(session);
+  }
+
+  #armExpiry(session: Session): void {
     clearTimeout(this.#expiry);
     this.#expiry = setTimeout(() => {
+      if (session.dead) return;
       if (performance.now() >= this.#validUntil) this.#drop(session, "lease not confirmed in time");
-    }, Math.max(0, this.#validUntil - performance.now()));
+      else this.#armExpiry(session); // a timer that fired early
+    }, Math.max(0, Math.ceil(this.#validUntil - performance.now())));
   }
 
   /** Drops every lease at once (`lost` per lease, in this turn) and the connection. */
@@ -305,17 +326,23 @@ export class LeaseHolder extends EventEmitter<{ won: [string]; lost: [string, st
   async close(): Promise<void> {
     this.#closed.abort();
     const session = this.#session;
-    if (session !== undefined && !session.dead) {
-      const lost = [...this.#held];
-      session.dead = true;
-      this.#held.clear();
-      this.#validUntil = 0;
-      clearTimeout(this.#expiry);
-      for (const name of lost) this.emit("lost", name, "closed");
-      await within(session.model.close(), 2_000).catch(() => {});
-      session.end();
-    }
+    if (session !== undefined && !session.dead) await this.#endQuietly(session);
     await this.#loop;
+  }
+
+  /** Ends a session in order (`lost` for what it held, then a clean close). */
+  async #endQuietly(session: Session): Promise<void> {
+    const lost = [...this.#held];
+    session.dead = true;
+    this.#held.clear();
+    this.#validUntil = 0;
+    clearTimeout(this.#expiry);
+    for (const name of lost) {
+      this.#log.info({ lease: name }, "lease given up");
+      this.emit("lost", name, "closed");
+    }
+    await within(session.model.close(), 2_000).catch(() => {});
+    session.end();
   }
 }
 
