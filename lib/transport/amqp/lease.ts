@@ -81,7 +81,19 @@ export interface LeaseOptions {
   readonly random?: () => number;
 }
 
-/** The lease queue of an extension triplet. */
+/**
+ * The lease queue of an extension triplet.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { leaseQueueName, withHeartbeat } from "./lease.ts";
+ * const t = { vendor: "example", name: "gcp-ticketing", version: "1.0.0" };
+ * assert.equal(leaseQueueName(t), "vcdext.mqtt-ha.example.gcp-ticketing.1.0.0");
+ * assert.equal(withHeartbeat("amqp://h/v", 1), "amqp://h/v?heartbeat=1");
+ * assert.equal(withHeartbeat("amqp://h/?frameMax=0", 2), "amqp://h/?frameMax=0&heartbeat=2");
+ * ```
+ */
 export function leaseQueueName(t: { vendor: string; name: string; version: string }): string {
   return `vcdext.mqtt-ha.${t.vendor}.${t.name}.${t.version}`;
 }
