@@ -103,6 +103,8 @@ export class MqttLink {
   #started: { resolve(): void; reject(e: Error): void } | undefined;
   /** Set when a subscription was refused, read by the close that follows. */
   #pendingRefusal: string | undefined;
+  /** Paused ({@linkcode MqttLink.pause}): not subscribed, and every message that comes is dropped. */
+  #paused = false;
 
   constructor(options: LinkOptions) {
     this.#o = options;
@@ -162,7 +164,10 @@ export class MqttLink {
       lastError = e;
       if (typeof e.code === "number" && REFUSED[e.code] !== undefined) refused = REFUSED[e.code];
     });
-    client.on("message", (_topic, payload, packet) => o.onMessage(payload, packet.dup === true));
+    client.on("message", (_topic, payload, packet) => {
+      if (this.#paused) return; // paused: dropped, never answered
+      o.onMessage(payload, packet.dup === true);
+    });
     client.on("connect", () => this.#subscribe(client));
     client.on("close", () => {
       if (this.#client !== client) return;
@@ -186,6 +191,7 @@ export class MqttLink {
 
   async #subscribe(client: MqttClient): Promise<void> {
     const o = this.#o;
+    if (this.#paused) return this.#connectedPaused(client);
     let granted: { qos: number }[];
     try {
       granted = await client.subscribeAsync(o.topic, { qos: 1 });
@@ -293,6 +299,44 @@ export class MqttLink {
       }, timeoutMs);
       this.#waiters.push(done);
     });
+  }
+
+  /** Connected while paused: up (replies may go out), not subscribed. */
+  #connectedPaused(client: MqttClient): void {
+    if (this.#client !== client || this.#stopped) return;
+    this.#up = true;
+    this.#connectedOnce = true;
+    this.#failures = 0;
+    this.#refusedStreak = false;
+    this.#o.log.info(
+      { url: safeUrl(this.#o.url), clientId: this.#o.clientId },
+      "MQTT connected (paused)",
+    );
+    for (const w of this.#waiters.splice(0)) w();
+    this.#settleStart();
+  }
+
+  /** Connected to the broker (subscribed or paused). */
+  get connected(): boolean {
+    return this.#up && !this.#stopped;
+  }
+
+  /**
+   * Stops taking requests until {@linkcode MqttLink.resume}: from this turn on every message
+   * that arrives is dropped unanswered, and the subscription is withdrawn (and not made again
+   * after a reconnect). Replies to requests taken before still go out.
+   */
+  pause(timeoutMs: number): Promise<void> {
+    this.#paused = true;
+    return this.unsubscribe(timeoutMs);
+  }
+
+  /** Takes requests again after {@linkcode MqttLink.pause}: subscribes now when connected. */
+  async resume(): Promise<void> {
+    if (!this.#paused) return;
+    this.#paused = false;
+    const client = this.#client;
+    if (client !== undefined && client.connected && this.#up) await this.#subscribe(client);
   }
 
   /** Stops taking requests (unsubscribes), keeping the connection for the replies to come. */

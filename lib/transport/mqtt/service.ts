@@ -84,6 +84,8 @@ export interface MqttServiceConfig {
   readonly onReject?: (extension: string, code: RejectCode) => void;
   /** Called once per message dropped as no request. */
   readonly onIgnore?: (extension: string, why: string) => void;
+  /** Start with every extension paused (see {@linkcode RunningMqttService.pause}); default no. */
+  readonly startPaused?: boolean;
   /** Called on every change of one extension's connection. */
   readonly onState?: (extension: string, state: "subscribed" | "disconnected" | "refused") => void;
 }
@@ -99,6 +101,16 @@ export interface RunningMqttService {
    * up to `drainMs`, abort the rest (their handlers see the signal), then disconnect.
    */
   stop(drainMs: number): Promise<void>;
+  /**
+   * Stops taking the requests of extension `label` (every one when omitted) at once: messages
+   * that arrive from now on are dropped unanswered, the subscription is withdrawn. Requests taken
+   * before still get their replies.
+   */
+  pause(label?: string): Promise<void>;
+  /** Takes the requests of `label` (every extension when omitted) again: subscribes. */
+  resume(label?: string): Promise<void>;
+  /** Every extension's connection is up (subscribed or paused). */
+  connected(): boolean;
 }
 
 /** A client id unique to this connection: MQTT 3.1.1 brokers must take 23 characters. */
@@ -156,6 +168,7 @@ class MqttService implements RunningMqttService {
   readonly #config: MqttServiceConfig;
   readonly #log: Logger;
   readonly #links: MqttLink[] = [];
+  readonly #byLabel = new Map<string, MqttLink>();
   readonly #inFlight = new Set<Promise<void>>();
   readonly #shutdown = new AbortController();
   #stopping = false;
@@ -171,7 +184,29 @@ class MqttService implements RunningMqttService {
         (payload, dup) => this.#receive(spec, link, recent, payload, dup),
       );
       this.#links.push(link);
+      this.#byLabel.set(spec.label, link);
+      if (config.startPaused) void link.pause(0);
     }
+  }
+
+  #chosen(label: string | undefined): MqttLink[] {
+    if (label === undefined) return this.#links;
+    const link = this.#byLabel.get(label);
+    if (link === undefined) throw new Error(`no MQTT extension ${label}`);
+    return [link];
+  }
+
+  async pause(label?: string): Promise<void> {
+    await Promise.all(this.#chosen(label).map((l) => l.pause(2_000)));
+  }
+
+  async resume(label?: string): Promise<void> {
+    if (this.#stopping) return;
+    await Promise.all(this.#chosen(label).map((l) => l.resume()));
+  }
+
+  connected(): boolean {
+    return !this.#stopping && this.#links.every((l) => l.connected);
   }
 
   /** Connects every link (see {@linkcode startMqttService}). */
