@@ -25,7 +25,7 @@ import {
   safeUrl,
   startService,
 } from "../transport/amqp/mod.ts";
-import { type MqttCheckInputs, mqttRows } from "./check_mqtt.ts";
+import type { MqttCheckInputs } from "./check_mqtt.ts";
 
 /** One row of the table. */
 export interface CheckRow {
@@ -70,6 +70,8 @@ export async function runCheck(options: CheckOptions, inputs: CheckInputs): Prom
   const transport = options.transport ?? "amqp";
   const rows = transport === "mqtt" ? [] : await amqpRows(options, inputs);
   if (transport !== "amqp" && inputs.mqtt) {
+    // Loaded on use: `mqtt` reads the whole environment when imported.
+    const { mqttRows } = await import("./check_mqtt.ts");
     rows.push(...await mqttRows(inputs.extensions, inputs.mqtt));
   }
   return rows;

@@ -14,7 +14,6 @@ import { type Extension, tripletOf } from "../core/extension.ts";
 import { buildRequest, type CellRequest, decodeReply, describeExchange } from "../sim/cell.ts";
 import { buildApiRequest, decodeApiResponse } from "../sim/mqtt_cell.ts";
 import { CellClient } from "../transport/amqp/mod.ts";
-import { MqttCellClient } from "../transport/mqtt/cell_client.ts";
 import type { MqttTls } from "../transport/mqtt/connection.ts";
 import { monitorTopic, parseTriplet, respondTopic } from "../transport/mqtt/topics.ts";
 import { UsageError } from "./config.ts";
@@ -195,6 +194,9 @@ async function overMqtt(
     throw e instanceof TypeError ? new UsageError(`--triplet: ${e.message}`) : e;
   }
   const settings = await cellMqtt(options);
+  // Loaded on use: `mqtt` reads the whole environment when imported (see the report on
+  // permissions), and the AMQP paths need none of it.
+  const { MqttCellClient } = await import("../transport/mqtt/cell_client.ts");
   const cell = await MqttCellClient.connect(settings.url, settings);
   try {
     const message = buildApiRequest(request);
