@@ -297,12 +297,15 @@ export function requestCommand(program: Command) {
         "extension to address (default: the one whose routes match the path)",
       ),
     )
-    .addOption(
-      new Option(
-        "--mqtt-cell-user <name>",
-        "the cell's MQTT user (password in VCDEXT_MQTT_CELL_PASSWORD); a local anonymous Mosquitto takes any",
-      ).default("vcdext-cell"),
-    );
+    .addOption(mqttCellUserOption());
+}
+
+/** `--mqtt-cell-user`: who a simulated cell logs in as (`request`, `check`); never the extension. */
+function mqttCellUserOption() {
+  return new Option(
+    "--mqtt-cell-user <name>",
+    "the simulated cell's MQTT user (password in VCDEXT_MQTT_CELL_PASSWORD); a local anonymous Mosquitto takes any",
+  ).default("vcdext-cell");
 }
 
 /** `--timeout <ms>`: how long a simulated cell waits for a reply. */
@@ -429,12 +432,7 @@ export function checkCommand(program: Command) {
     .addOption(mqttOption.tokenFile())
     .addOption(mqttOption.ca())
     .addOption(mqttOption.insecure())
-    .addOption(
-      new Option(
-        "--mqtt-cell-user <name>",
-        "the cell's MQTT user for the round trip (password in VCDEXT_MQTT_CELL_PASSWORD)",
-      ).default("vcdext-cell"),
-    );
+    .addOption(mqttCellUserOption());
 }
 
 /** `demo`: the service, a fake vCD and a cell, in one process. */

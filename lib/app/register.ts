@@ -84,7 +84,7 @@ export async function registerExtensions(
   try {
     for (const ext of selected) {
       if (amqp) print(describeResult(await register(vcd!, ext, { ...common, action })));
-      if (mqtt) print(await registerMqtt(vcd!, ext, options, action));
+      if (mqtt) print(await registerMqtt(vcd!, ext, options, action, selected.length === 1));
     }
   } finally {
     vcd?.close();
@@ -97,17 +97,20 @@ async function registerMqtt(
   ext: Extension,
   options: RegisterFlags,
   action: Action,
+  only: boolean,
 ): Promise<string> {
   const triplet = tripletOf(ext);
   const file = options.mqttTokenFile;
   const held = file === undefined ? undefined : await readTokenFile(file);
-  const haveToken = held !== undefined && (held.tokens.has(triplet) || held.bare !== undefined);
+  // A bare token names no triplet: it counts for the one extension registered, and is kept
+  // only if vCD still lists a token of that triplet.
+  const haveToken = held !== undefined &&
+    (held.tokens.has(triplet) || (only && held.bare !== undefined));
   const result = await registerExternalService(vcd, ext, {
     apiVersion: options.vcdApiVersion,
     action,
     priority: options.priority,
     authorizationEnabled: options.authorizationEnabled === true,
-    // A bare token names no triplet: it is kept only if vCD still lists a token.
     haveToken,
   });
   if (file !== undefined && result.token !== undefined) {
