@@ -31,7 +31,8 @@ import {
   serveCommand,
 } from "./lib/app/flags.ts";
 import { serve, type Served } from "./lib/app/serve.ts";
-import { sendRequest } from "./lib/app/request.ts";
+import { cellMqtt, sendRequest } from "./lib/app/request.ts";
+import { mqttSettings } from "./lib/app/mqtt_config.ts";
 import { registerExtensions } from "./lib/app/register.ts";
 import { runDemo } from "./lib/sim/demo.ts";
 import { extensions } from "./handlers/mod.ts";
@@ -114,10 +115,17 @@ checkCommand(program).action(async (options) => {
   if (options.queue !== undefined && selected.length !== 1) {
     throw new UsageError("--queue names the queue of one extension; add --extension NAME");
   }
+  const mqtt = options.transport === "amqp" ? undefined : {
+    settings: await mqttSettings(options, selected),
+    cell: await cellMqtt(options),
+    live: options.live,
+    timeout: options.timeout,
+  };
   const rows = await runCheck(options, {
     extensions: selected,
     queueArguments: queueArguments(options),
     tls: await amqpTls(options),
+    mqtt,
   });
   console.log(renderCheckTable(rows));
   if (rows.some((r) => !r.ok)) exit(1);

@@ -109,6 +109,11 @@ Deno.test("inventoryJson() gives the ticketing and vapp-policy inventory as plai
       routingKey: "gcp-ticketing",
       queue: "gcp-ticketing",
       registered: true,
+      triplet: "example/gcp-ticketing/1.0.0",
+      mqttTopics: {
+        monitor: "topic/extension/example/gcp-ticketing/1.0.0/ext",
+        respond: "topic/extension/example/gcp-ticketing/1.0.0/vcd",
+      },
       routes: 5,
       apiFilters: ["/api/org/[^/]+/ticketing/?", "/api/org/[^/]+/ticketing/[^/]+/?"],
       notifications: [],
@@ -131,6 +136,8 @@ Deno.test("inventoryJson() gives the ticketing and vapp-policy inventory as plai
     routingKey: "vapp-policy",
     queue: null,
     registered: false,
+    triplet: "vcdext/vapp-policy/1.0.0",
+    mqttTopics: null,
     routes: [],
     apiFilters: [],
     notifications: [{

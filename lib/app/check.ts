@@ -3,8 +3,10 @@
  * extension exchange (exists, and serve's declaration of it matches); each extension's queue,
  * declared and bound as `serve` declares it (the same {@linkcode QueueTopology}, so check cannot
  * drift from serve); and a round trip through the broker, to an in-process dispatcher on a
- * temporary queue, or with `live` to the running instances. {@linkcode runCheck} gives the
- * rows, {@linkcode renderCheckTable} the table `vcdext check` prints.
+ * temporary queue, or with `live` to the running instances. With `transport` `mqtt` (only
+ * those rows) or `both`, the MQTT rows of lib/app/check_mqtt.ts follow: the login as each
+ * extension and a round trip. {@linkcode runCheck} gives the rows, {@linkcode renderCheckTable}
+ * the table `vcdext check` prints.
  */
 
 import type { Extension } from "../core/extension.ts";
@@ -23,6 +25,7 @@ import {
   safeUrl,
   startService,
 } from "../transport/amqp/mod.ts";
+import type { MqttCheckInputs } from "./check_mqtt.ts";
 
 /** One row of the table. */
 export interface CheckRow {
@@ -46,6 +49,8 @@ export interface CheckOptions {
   readonly live?: boolean | undefined;
   /** How long to wait for each reply, ms. */
   readonly timeout: number;
+  /** Which bus's rows; default `amqp`. */
+  readonly transport?: "amqp" | "mqtt" | "both" | undefined;
 }
 
 /** What `check` is given, computed from the flags as `serve` computes it. */
@@ -56,10 +61,24 @@ export interface CheckInputs {
   readonly queueArguments: Readonly<Record<string, unknown>>;
   /** TLS settings for `amqps://` URLs. */
   readonly tls: AmqpTls | undefined;
+  /** The MQTT settings, for `transport` `mqtt` or `both`. */
+  readonly mqtt?: MqttCheckInputs | undefined;
 }
 
-/** Runs every check, in the table's order; never throws for what the broker says. */
+/** Runs every check, in the table's order; never throws for what the brokers say. */
 export async function runCheck(options: CheckOptions, inputs: CheckInputs): Promise<CheckRow[]> {
+  const transport = options.transport ?? "amqp";
+  const rows = transport === "mqtt" ? [] : await amqpRows(options, inputs);
+  if (transport !== "amqp" && inputs.mqtt) {
+    // Loaded on use: `mqtt` reads the whole environment when imported.
+    const { mqttRows } = await import("./check_mqtt.ts");
+    rows.push(...await mqttRows(inputs.extensions, inputs.mqtt));
+  }
+  return rows;
+}
+
+/** The AMQP rows: connection, exchange, and per extension its queue and a round trip. */
+async function amqpRows(options: CheckOptions, inputs: CheckInputs): Promise<CheckRow[]> {
   const rows: CheckRow[] = [];
   const what = `connect ${safeUrl(options.amqpUrl)}`;
   let admin: BrokerAdmin;

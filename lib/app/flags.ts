@@ -285,7 +285,27 @@ export function requestCommand(program: Command) {
     .addOption(
       new Option("--right <urn>", "a right the caller holds (repeatable)").argParser(collect),
     )
-    .addOption(timeoutOption("how long to wait for the reply", 10_000));
+    .addOption(timeoutOption("how long to wait for the reply", 10_000))
+    .optionsGroup("MQTT (--transport mqtt: the cell publishes an API_REQUEST, labs only):")
+    .addOption(mqttOption.transport())
+    .addOption(mqttOption.url())
+    .addOption(mqttOption.ca())
+    .addOption(mqttOption.insecure())
+    .addOption(
+      new Option(
+        "--triplet <vendor/name/version>",
+        "extension to address (default: the one whose routes match the path)",
+      ),
+    )
+    .addOption(mqttCellUserOption());
+}
+
+/** `--mqtt-cell-user`: who a simulated cell logs in as (`request`, `check`); never the extension. */
+function mqttCellUserOption() {
+  return new Option(
+    "--mqtt-cell-user <name>",
+    "the simulated cell's MQTT user (password in VCDEXT_MQTT_CELL_PASSWORD); a local anonymous Mosquitto takes any",
+  ).default("vcdext-cell");
 }
 
 /** `--timeout <ms>`: how long a simulated cell waits for a reply. */
@@ -321,7 +341,8 @@ export function registerCommand(program: Command) {
       .command("register")
       .description(
         "register the API extensions in vCD (vmext:Service with ApiFilters derived from the route " +
-          "templates): --print writes the documents; with --vcd-url creates or updates them",
+          "templates; --transport mqtt: the cloudapi external service, its API filters and an " +
+          "EXTENSION token): --print writes the documents; with --vcd-url creates or updates them",
       )
       .addOption(exchangeOption())
       .addOption(
@@ -358,6 +379,13 @@ export function registerCommand(program: Command) {
           "print",
         ]),
       )
+      .addOption(mqttOption.transport())
+      .addOption(
+        new Option(
+          "--mqtt-token-file <file>",
+          "--transport mqtt: where the new EXTENSION token is written (mode 0600; 'vendor/name/version token' lines)",
+        ),
+      )
       .optionsGroup("vCD REST API:"),
   );
 }
@@ -369,7 +397,8 @@ export function checkCommand(program: Command) {
     .description(
       "check the broker side: connection and credentials, exchange type, queue declaration and " +
         "binding, and a full round trip through the broker (an in-process dispatcher, or the " +
-        "running instances with --live); prints a table, exits 1 on any failure",
+        "running instances with --live); with --transport mqtt|both the MQTT login as each " +
+        "extension and a round trip too; prints a table, exits 1 on any failure",
     )
     .optionsGroup("Broker:")
     .addOption(amqpUrlOption())
@@ -396,7 +425,14 @@ export function checkCommand(program: Command) {
     .addOption(
       new Option("--live", "round trip through the running instances on the real routing key"),
     )
-    .addOption(timeoutOption("how long to wait for each reply", 5000));
+    .addOption(timeoutOption("how long to wait for each reply", 5000))
+    .optionsGroup("MQTT (--transport mqtt or both):")
+    .addOption(mqttOption.transport())
+    .addOption(mqttOption.url())
+    .addOption(mqttOption.tokenFile())
+    .addOption(mqttOption.ca())
+    .addOption(mqttOption.insecure())
+    .addOption(mqttCellUserOption());
 }
 
 /** `demo`: the service, a fake vCD and a cell, in one process. */

@@ -1,16 +1,17 @@
 /**
  * @module What the loaded extensions declare, for `vcdext routes`: per extension its queue and
- * routing key, each route with the media types it produces, the vCD API filters derived from
+ * routing key, its MQTT triplet and topics, each route with the media types it produces, the vCD API filters derived from
  * the route templates, notification subscriptions with their topic binding keys, and
  * blocking-task operations. {@linkcode inventoryJson} gives it as data (`--json`),
  * {@linkcode describeExtensions} as a text table. Pure.
  */
 
 import { BLOCKING_TASK_CREATE } from "../core/events.ts";
-import type { AnyRoute, Extension, Subscription } from "../core/extension.ts";
+import { type AnyRoute, type Extension, type Subscription, tripletOf } from "../core/extension.ts";
 import type { Format } from "../core/negotiate.ts";
 import { bindingKeyFor } from "../core/notification.ts";
 import { apiFilters, urlPattern } from "../core/register.ts";
+import { monitorTopic, parseTriplet, respondTopic } from "../transport/mqtt/topics.ts";
 
 /** Options of {@linkcode inventoryJson} and {@linkcode describeExtensions}. */
 export interface InventoryOptions {
@@ -67,6 +68,10 @@ export interface ExtensionInventory {
   readonly queue: string | null;
   /** Whether `vcdext register` registers it in vCD: only extensions with routes. */
   readonly registered: boolean;
+  /** `vendor/name/version`: over MQTT its broker user name and vCD id. */
+  readonly triplet: string;
+  /** Its MQTT topics (requests in on `monitor`, replies out on `respond`); `null` without routes. */
+  readonly mqttTopics: { readonly monitor: string; readonly respond: string } | null;
   readonly routes: RouteInventory[];
   /** The distinct API filters, as registered (`ApiFilters/UrlPattern`). */
   readonly apiFilters: string[];
@@ -143,6 +148,8 @@ export function inventoryJson(
     notificationsQueue: options.notificationsQueue ?? DEFAULT_NOTIFICATIONS_QUEUE,
     extensions: extensions.map((ext) => {
       const hasRoutes = ext.routes.length > 0;
+      const triplet = tripletOf(ext);
+      const t = parseTriplet(triplet);
       return {
         name: ext.name,
         namespace: ext.namespace,
@@ -151,6 +158,8 @@ export function inventoryJson(
         routingKey: ext.routingKey,
         queue: hasRoutes ? ext.routingKey : null,
         registered: hasRoutes,
+        triplet,
+        mqttTopics: hasRoutes ? { monitor: monitorTopic(t), respond: respondTopic(t) } : null,
         routes: ext.routes.map((r) => ({
           method: r.method,
           path: r.path,
@@ -228,6 +237,12 @@ export function describeExtensions(
       ext.queue === null
         ? "none (no routes: not registered in vCD, no request queue)"
         : `exchange ${inv.exchange} (direct), routing key ${ext.routingKey}, queue ${ext.queue}`,
+    ]);
+    head.push([
+      "mqtt",
+      ext.mqttTopics === null
+        ? `triplet ${ext.triplet} (no routes: no topics)`
+        : `triplet ${ext.triplet}, monitor ${ext.mqttTopics.monitor}, respond ${ext.mqttTopics.respond}`,
     ]);
     out.push(...table(head, "  "));
     if (ext.routes.length > 0) {

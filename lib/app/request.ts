@@ -1,14 +1,21 @@
 /**
- * @module `vcdext request`: play a vCD cell for one request. Builds the request envelope from
- * the flags (body from `--data` or `--data-file`, headers, security context), publishes it with
- * a {@linkcode CellClient} on the routing key of the extension that owns the path, waits for the
- * reply and describes the exchange. Also the flag parsers of `--header` and `--right`.
+ * @module `vcdext request`: play a vCD cell for one request. Builds the request from the flags
+ * (body from `--data` or `--data-file`, headers, security context) and, on AMQP, publishes the
+ * envelope with a {@linkcode CellClient} on the routing key of the extension that owns the
+ * path; with `--transport mqtt`, publishes an `API_REQUEST` on that extension's monitor topic
+ * with an {@linkcode MqttCellClient} (as its own MQTT user, never the extension's triplet: see
+ * lib/transport/mqtt/cell_client.ts) and waits for the `API_RESPONSE` on the respond topic;
+ * `both` sends it on each bus in turn. Describes each exchange alike. Also the flag parsers of
+ * `--header` and `--right`.
  */
 
 import { compile } from "../core/dispatch.ts";
-import type { Extension } from "../core/extension.ts";
+import { type Extension, tripletOf } from "../core/extension.ts";
 import { buildRequest, type CellRequest, decodeReply, describeExchange } from "../sim/cell.ts";
+import { buildApiRequest, decodeApiResponse } from "../sim/mqtt_cell.ts";
 import { CellClient } from "../transport/amqp/mod.ts";
+import type { MqttTls } from "../transport/mqtt/connection.ts";
+import { monitorTopic, parseTriplet, respondTopic } from "../transport/mqtt/topics.ts";
 import { UsageError } from "./config.ts";
 
 /** The flags of `vcdext request` besides method and path. */
@@ -25,6 +32,54 @@ export interface RequestOptions {
   user: string;
   right?: string[] | undefined;
   timeout: number;
+  /** Which bus; default `amqp`. */
+  transport?: "amqp" | "mqtt" | "both" | undefined;
+  mqttUrl?: string | undefined;
+  mqttCa?: string | undefined;
+  mqttInsecure?: true | undefined;
+  /** The extension's `vendor/name/version` (default: the one owning the path). */
+  triplet?: string | undefined;
+  /** The cell's MQTT user; default `vcdext-cell`. */
+  mqttCellUser?: string | undefined;
+}
+
+/** The cell's MQTT connection from the flags: URL, TLS, user and password (env). */
+export interface CellMqtt {
+  readonly url: string;
+  readonly tls?: MqttTls;
+  readonly username: string;
+  readonly password?: string;
+}
+
+/**
+ * The MQTT connection a simulated cell uses: `--mqtt-url` (checked as `serve` checks it), the
+ * TLS flags, `--mqtt-cell-user` and the password in `VCDEXT_MQTT_CELL_PASSWORD`. No extension
+ * token: the cell is not the extension.
+ */
+export async function cellMqtt(flags: {
+  mqttUrl?: string | undefined;
+  mqttCa?: string | undefined;
+  mqttInsecure?: boolean | undefined;
+  mqttCellUser?: string | undefined;
+}): Promise<CellMqtt> {
+  if (!flags.mqttUrl) {
+    throw new UsageError("--transport mqtt needs --mqtt-url (or VCDEXT_MQTT_URL)");
+  }
+  if (!/^(mqtts?|wss?):\/\//i.test(flags.mqttUrl)) {
+    throw new UsageError("--mqtt-url must start with wss://, ws://, mqtts:// or mqtt://");
+  }
+  const ca = flags.mqttCa === undefined ? undefined : await Deno.readTextFile(flags.mqttCa);
+  const tls = ca === undefined && !flags.mqttInsecure ? undefined : {
+    ...(ca === undefined ? {} : { ca }),
+    ...(flags.mqttInsecure ? { insecure: true } : {}),
+  };
+  const password = Deno.env.get("VCDEXT_MQTT_CELL_PASSWORD");
+  return {
+    url: flags.mqttUrl,
+    username: flags.mqttCellUser ?? "vcdext-cell",
+    ...(tls ? { tls } : {}),
+    ...(password ? { password } : {}),
+  };
 }
 
 /**
@@ -54,14 +109,24 @@ export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
-/** The routing key of the extension whose routes match the path, or of the only one loaded. */
-export function routingKeyFor(registry: readonly Extension[], path: string): string {
+/** The extension whose routes match the path, or the only one loaded; `flag` names the override. */
+function ownerOf(registry: readonly Extension[], path: string, flag: string): Extension {
   const pathOnly = path.split("?")[0] ?? path;
   // Any method will do: a path that exists answers "found" or "method", never "none".
   const owner = registry.find((ext) => compile(ext).router.match("GET", pathOnly).kind !== "none");
-  if (owner) return owner.routingKey;
-  if (registry.length === 1) return registry[0]!.routingKey;
-  throw new UsageError(`no loaded extension has a route for ${path}; pass --routing-key`);
+  if (owner) return owner;
+  if (registry.length === 1) return registry[0]!;
+  throw new UsageError(`no loaded extension has a route for ${path}; pass ${flag}`);
+}
+
+/** The routing key of the extension whose routes match the path, or of the only one loaded. */
+export function routingKeyFor(registry: readonly Extension[], path: string): string {
+  return ownerOf(registry, path, "--routing-key").routingKey;
+}
+
+/** The triplet of the extension whose routes match the path, or of the only one loaded. */
+export function tripletFor(registry: readonly Extension[], path: string): string {
+  return tripletOf(ownerOf(registry, path, "--triplet"));
 }
 
 /** Sends one request as a cell would and resolves with the exchange described for a terminal. */
@@ -85,16 +150,64 @@ export async function sendRequest(
     user: options.user,
     rights: options.right ?? [],
   };
+  const transport = options.transport ?? "amqp";
+  if (transport === "amqp") return await overAmqp(registry, request, options);
+  if (transport === "mqtt") return await overMqtt(registry, request, options);
+  return `[amqp]\n${await overAmqp(registry, request, options)}\n[mqtt]\n${await overMqtt(
+    registry,
+    request,
+    options,
+  )}`;
+}
+
+/** The request as an AMQP envelope, on the owner's routing key. */
+async function overAmqp(
+  registry: readonly Extension[],
+  request: CellRequest,
+  options: RequestOptions,
+): Promise<string> {
   const cell = await CellClient.connect(options.amqpUrl);
   try {
     const started = performance.now();
     const raw = await cell.send(
       options.exchange,
-      options.routingKey ?? routingKeyFor(registry, path),
+      options.routingKey ?? routingKeyFor(registry, request.path),
       buildRequest(request),
       { timeoutMs: options.timeout },
     );
     return describeExchange(request, decodeReply(raw), performance.now() - started);
+  } finally {
+    await cell.close();
+  }
+}
+
+/** The request as an `API_REQUEST`, on the owner's monitor topic. */
+async function overMqtt(
+  registry: readonly Extension[],
+  request: CellRequest,
+  options: RequestOptions,
+): Promise<string> {
+  let t;
+  try {
+    t = parseTriplet(options.triplet ?? tripletFor(registry, request.path));
+  } catch (e) {
+    throw e instanceof TypeError ? new UsageError(`--triplet: ${e.message}`) : e;
+  }
+  const settings = await cellMqtt(options);
+  // Loaded on use: `mqtt` reads the whole environment when imported (see the report on
+  // permissions), and the AMQP paths need none of it.
+  const { MqttCellClient } = await import("../transport/mqtt/cell_client.ts");
+  const cell = await MqttCellClient.connect(settings.url, settings);
+  try {
+    const message = buildApiRequest(request);
+    const started = performance.now();
+    const raw = await cell.send(
+      { monitor: monitorTopic(t), respond: respondTopic(t) },
+      message.requestId,
+      message.body,
+      options.timeout,
+    );
+    return describeExchange(request, decodeApiResponse(raw), performance.now() - started);
   } finally {
     await cell.close();
   }

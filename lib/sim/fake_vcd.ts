@@ -19,14 +19,24 @@
  * | `GET /api/admin/extension/service/query[?filter=name==<name>]` | 200 `QueryResultRecords` of `AdminServiceRecord name namespace vendor enabled href id` |
  * | `GET\|PUT\|DELETE /api/admin/extension/service/<id>` | 200 / 200 / 204 (400 while enabled) |
  * | `POST\|GET /api/admin/extension/service/<id>/rights` | 201 `Right` named `<namespace>:<name>` / 200 `RightReferences` |
+ * | `/cloudapi/extensions/api`, `/cloudapi/1.0.0/tokens`, `/cloudapi/1.0.0/apiFilters` | MQTT registration, JSON: see `fake_vcd_cloudapi.ts` |
  *
  * This module starts the server and routes; the rest is one job per file: `fake_vcd_state.ts`
  * (what the fake knows and records), `fake_vcd_wire.ts` (media types, `Error` replies, shared
  * checks), `fake_vcd_documents.ts` (the documents it answers with), and the routes per
- * resource, `fake_vcd_sessions.ts`, `fake_vcd_tasks.ts` and `fake_vcd_services.ts`.
+ * resource, `fake_vcd_sessions.ts`, `fake_vcd_tasks.ts`, `fake_vcd_services.ts` and
+ * `fake_vcd_cloudapi.ts` (external services, API filters and tokens for MQTT extensions).
  */
 
 import { DEFAULT_API_VERSION } from "../core/vcloud.ts";
+import {
+  CLOUDAPI_PREFIX,
+  cloudApiRoute,
+  type FakeApiFilter,
+  FakeCloudApi,
+  type FakeExtensionToken,
+  type FakeExternalService,
+} from "./fake_vcd_cloudapi.ts";
 import { authenticate, login, sessionRoute } from "./fake_vcd_sessions.ts";
 import { SERVICE_PREFIX, serviceRoute } from "./fake_vcd_services.ts";
 import {
@@ -50,6 +60,11 @@ export {
   type TaskAction,
 } from "./fake_vcd_state.ts";
 export { MEDIA } from "./fake_vcd_wire.ts";
+export type {
+  FakeApiFilter,
+  FakeExtensionToken,
+  FakeExternalService,
+} from "./fake_vcd_cloudapi.ts";
 
 /** A running fake; close it at the end of the test. */
 export interface FakeVcd {
@@ -67,6 +82,12 @@ export interface FakeVcd {
   readonly services: Map<string, FakeService>;
   /** Tokens issued so far (including revoked ones). */
   readonly issuedTokens: string[];
+  /** MQTT external services (`/cloudapi/extensions/api`) by id. */
+  readonly externalServices: Map<string, FakeExternalService>;
+  /** API filters (`/cloudapi/1.0.0/apiFilters`) by id. */
+  readonly apiFilters: Map<string, FakeApiFilter>;
+  /** Extension tokens (`/cloudapi/1.0.0/tokens`) by id, their values included. */
+  readonly extensionTokens: Map<string, FakeExtensionToken>;
   /** Adds an active blocking task; `owner` is the owning task's href (rendered as `Link rel="up"`). */
   addBlockingTask(id: string, task: BlockingTaskSpec): void;
   /** Issues a valid token without a login, for bearer-token clients. */
@@ -75,8 +96,15 @@ export interface FakeVcd {
 }
 
 /** Routes one request (its body already read) and answers it; a {@linkcode Reply} as `Error`. */
-function handle(state: FakeVcdState, req: Request, url: URL, body: string): Response {
+function handle(
+  state: FakeVcdState,
+  cloud: FakeCloudApi,
+  req: Request,
+  url: URL,
+  body: string,
+): Response {
   const path = url.pathname;
+  if (path.startsWith(CLOUDAPI_PREFIX)) return cloudApiRoute(state, cloud, req, path, body);
   const version = acceptedVersion(req.headers.get("accept"));
   const v = version ?? DEFAULT_API_VERSION;
   try {
@@ -98,7 +126,11 @@ function handle(state: FakeVcdState, req: Request, url: URL, body: string): Resp
 }
 
 /** Records the call, routes it, and notes the status answered. */
-async function serveOne(state: FakeVcdState, req: Request): Promise<Response> {
+async function serveOne(
+  state: FakeVcdState,
+  cloud: FakeCloudApi,
+  req: Request,
+): Promise<Response> {
   const url = new URL(req.url);
   const body = await req.text();
   const call: RecordedCall = {
@@ -110,7 +142,7 @@ async function serveOne(state: FakeVcdState, req: Request): Promise<Response> {
     status: 0,
   };
   state.calls.push(call);
-  const response = handle(state, req, url, body);
+  const response = handle(state, cloud, req, url, body);
   call.status = response.status;
   return response;
 }
@@ -124,6 +156,7 @@ async function serveOne(state: FakeVcdState, req: Request): Promise<Response> {
  */
 export async function startFakeVcd(options: FakeVcdOptions = {}): Promise<FakeVcd> {
   const state = new FakeVcdState(options);
+  const cloud = new FakeCloudApi();
   const { promise: listening, resolve } = Promise.withResolvers<Deno.NetAddr>();
   const server = Deno.serve(
     {
@@ -132,7 +165,7 @@ export async function startFakeVcd(options: FakeVcdOptions = {}): Promise<FakeVc
       onListen: resolve,
       ...(options.tls === undefined ? {} : { cert: options.tls.cert, key: options.tls.key }),
     },
-    (req) => serveOne(state, req),
+    (req) => serveOne(state, cloud, req),
   );
   const addr = await listening;
   state.base = `${options.tls === undefined ? "http" : "https"}://127.0.0.1:${addr.port}`;
@@ -145,6 +178,9 @@ export async function startFakeVcd(options: FakeVcdOptions = {}): Promise<FakeVc
     taskActions: state.taskActions,
     services: state.services,
     issuedTokens: state.issuedTokens,
+    externalServices: cloud.externalServices,
+    apiFilters: cloud.apiFilters,
+    extensionTokens: cloud.extensionTokens,
     addBlockingTask: (id, task) => state.addBlockingTask(id, task),
     issueToken: () => state.issueToken(),
     close: () => server.shutdown(),

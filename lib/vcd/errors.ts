@@ -65,7 +65,11 @@ export function parseVcdError(
   if (body.startsWith("{")) {
     try {
       const json: unknown = JSON.parse(body);
-      if (typeof json !== "object" || json === null || !("majorErrorCode" in json)) return;
+      // /api answers `majorErrorCode`; /cloudapi only `minorErrorCode` and `message`.
+      if (
+        typeof json !== "object" || json === null ||
+        !("majorErrorCode" in json || "minorErrorCode" in json)
+      ) return;
       const { message, minorErrorCode } = json as Record<string, unknown>;
       return {
         message: typeof message === "string" ? message : undefined,
