@@ -247,9 +247,8 @@ export const FAULTS: readonly Fault[] = [
   {
     id: "help-exits-1",
     file: "main.ts",
-    search: "  .showHelpAfterError()\n",
-    replace:
-      '  .showHelpAfterError()\n  .exitOverride((e) => exit(e.code === "commander.helpDisplayed" ? 1 : e.exitCode))\n',
+    search: "exit(e.exitCode === 0 ? 0 : 2);",
+    replace: "exit(e.exitCode === 0 ? 1 : 2);",
     tests: ["tests/cli_test.ts", "tests/bundle_test.ts"],
   },
   // --- our own: lib/transport/amqp/, the consumer and reply side -------------------------------
