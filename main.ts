@@ -35,6 +35,7 @@ import { cellMqtt, sendRequest } from "./lib/app/request.ts";
 import { mqttSettings } from "./lib/app/mqtt_config.ts";
 import { registerExtensions } from "./lib/app/register.ts";
 import { runDemo } from "./lib/sim/demo.ts";
+import { commandOf, unknownCommand, usageHint } from "./lib/app/usage.ts";
 import { extensions } from "./handlers/mod.ts";
 
 const VERSION = "0.1.0";
@@ -64,6 +65,14 @@ function onSignals(stop: () => Promise<void>): void {
   Deno.addSignalListener("SIGINT", handler);
 }
 
+/**
+ * Where commander ends: help and version exit 0; every usage error it reports (unknown option,
+ * missing or excess argument, invalid choice) exits 2, after one line and the hint.
+ */
+function usageExit(e: { exitCode: number }): never {
+  exit(e.exitCode === 0 ? 0 : 2);
+}
+
 const program = new Command()
   .name("vcdext")
   .version(VERSION)
@@ -72,7 +81,10 @@ const program = new Command()
       "REST call to the extension's queue; vcdext routes it to a handler module, renders the " +
       "answer as XML or JSON per Accept, and replies to the cell.",
   )
-  .showHelpAfterError()
+  // A usage error is one line, the hint where the help is, and exit 2 (see `usageExit`).
+  .showHelpAfterError(usageHint())
+  .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, "vcdext: ")) })
+  .exitOverride((e) => usageExit(e))
   .configureHelp({ sortSubcommands: false, showGlobalOptions: true, helpWidth: 100 });
 
 serveCommand(program).action(async (options) => {
@@ -140,12 +152,22 @@ demoCommand(program).action(async (options) => {
   });
 });
 
+const args = process.argv.slice(2);
+const names = program.commands.flatMap((c) => [c.name(), ...c.aliases()]);
+for (const command of program.commands) command.showHelpAfterError(usageHint(command.name()));
+
 try {
+  const unknown = unknownCommand(args, names);
+  if (unknown !== undefined) throw new UsageError(unknown);
   await program.parseAsync(process.argv);
 } catch (e) {
   // Connection errors come from lib/transport/amqp/connection.ts with the broker URL's password already left out.
   const message = scrub(e instanceof Error ? e.message : String(e));
   stderrSink.flush();
   console.error(`vcdext: ${message}`);
+  if (e instanceof UsageError) {
+    const unknown = unknownCommand(args, names) !== undefined;
+    console.error(usageHint(unknown ? undefined : commandOf(args, names, "serve")));
+  }
   exit(e instanceof UsageError ? 2 : 1);
 }

@@ -4,6 +4,10 @@
  * errors, XML building and reading, quoting client input into a message). Everything else in
  * `lib/` is the host's business; a test holds that `handlers/` imports nothing else.
  *
+ * An extension's tests import `lib/testing.ts` as well: `request()`, `notify()` and `decide()`
+ * call the extension as vCD would, through the host's own decoder and dispatcher, with no broker
+ * and no permission (README, "Testing your extension"). Handlers never import it.
+ *
  * @example
  * ```ts
  * import assert from "node:assert/strict";

@@ -79,3 +79,29 @@ Deno.test("every other ts block of the README compiles and defines an extension"
     }
   }
 });
+
+Deno.test("the README's kit example (```ts test blocks) passes with plain deno test, no permission", async () => {
+  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+  const blocks = [...readme.matchAll(/```ts test\n([\s\S]*?)```/g)].map((m) => m[1]!);
+  assert.ok(blocks.length >= 1, "README has no ts test block");
+  for (const block of blocks) {
+    const file = new URL(
+      `./.readme_kit_${crypto.randomUUID().slice(0, 8)}_test.ts`,
+      import.meta.url,
+    );
+    await Deno.writeTextFile(file, block);
+    try {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["test", file.pathname], // no --allow-*: an extension's test needs none
+        cwd: new URL("..", import.meta.url).pathname,
+        env: { NO_COLOR: "1", RUST_BACKTRACE: "0" },
+        stdin: "null",
+      }).output();
+      const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+      assert.equal(out.code, 0, text);
+      assert.match(text, /ok \| [1-9]\d* passed \| 0 failed/);
+    } finally {
+      await Deno.remove(file);
+    }
+  }
+});

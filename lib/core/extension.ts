@@ -197,9 +197,81 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const TEMPLATE = /^(\/([A-Za-z0-9._~!$&'()*+,;=:@%-]+|\{[A-Za-z_][A-Za-z0-9_]*\}))+$/;
 
 /**
+ * Why a path template is not valid, with the fix, or `undefined` when it is. The usual
+ * mistakes get their own advice: `:org` (other routers' syntax), `*` (no wildcards), a brace
+ * that does not close, a `{param}` inside a segment.
+ */
+function templateProblem(path: string): string | undefined {
+  if (!path.startsWith("/")) return `a path template starts with /, e.g. /api/org/{org}/x`;
+  const colon = /\/:([A-Za-z_][A-Za-z0-9_]*)/.exec(path);
+  if (colon) return `use {${colon[1]}}, not :${colon[1]} (a path parameter is written {name})`;
+  if (path.includes("*")) {
+    return "* is not allowed: there are no wildcards; a {param} matches one whole segment, " +
+      "so declare one route per path shape";
+  }
+  let depth = 0;
+  for (const c of path) {
+    if (c === "{") depth++;
+    else if (c === "}") depth--;
+    if (depth < 0 || depth > 1) return "unbalanced { or }: write each parameter as {name}";
+  }
+  if (depth !== 0) return "unbalanced { or }: a { is never closed; write each parameter as {name}";
+  if (/[^/]\{|\}[^/]/.test(path)) {
+    return "a {param} is one whole segment: write /x/{id}, not /x-{id} or /{id}.json";
+  }
+  if (/\{(?![A-Za-z_][A-Za-z0-9_]*\})/.test(path)) {
+    return "a parameter name is a letter or _ then letters, digits or _, e.g. {org_id}";
+  }
+  if (path.includes("//") || path.endsWith("/")) {
+    return "empty segment: remove the doubled or trailing /";
+  }
+  return TEMPLATE.test(path)
+    ? undefined
+    : `${JSON.stringify(path)} has a character a path segment cannot hold`;
+}
+
+/** Checks one route's shape; `where` names the extension. Throws a `TypeError` saying the fix. */
+function checkRoute(where: string, r: AnyRoute, index: number): void {
+  const name = `route ${index + 1}` +
+    (typeof r?.method === "string" && typeof r.path === "string" ? ` (${r.method} ${r.path})` : "");
+  if (typeof r !== "object" || r === null) {
+    throw new TypeError(
+      `${where}: ${name} is not a route; declare it with route({ method, path, handle })`,
+    );
+  }
+  if (!METHODS.includes(r.method)) {
+    throw new TypeError(`${where}: ${name}: method must be one of ${METHODS.join(", ")}`);
+  }
+  if (typeof r.path !== "string") throw new TypeError(`${where}: ${name} has no path`);
+  const problem = templateProblem(r.path);
+  if (problem) throw new TypeError(`${where}: ${name}: path template is not valid: ${problem}`);
+  if (typeof r.handle !== "function") {
+    throw new TypeError(
+      `${where}: ${name} has no handle(); add handle(ctx) { return { body: … }; } to the route`,
+    );
+  }
+  const params = [...r.path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]);
+  if (new Set(params).size !== params.length) {
+    throw new TypeError(`${where}: ${r.path} repeats a parameter name; give each its own`);
+  }
+  if (r.produces && !r.produces.json && !r.produces.xml) {
+    throw new TypeError(`${where}: ${r.method} ${r.path} produces neither JSON nor XML`);
+  }
+  for (const f of r.produces?.formats ?? []) {
+    if (!r.produces?.[f]) {
+      throw new TypeError(`${where}: ${r.method} ${r.path} lists format ${f} without a form`);
+    }
+  }
+}
+
+const METHODS: readonly string[] = ["GET", "PUT", "POST", "DELETE", "PATCH"];
+
+/**
  * Declares an extension and checks it at load time, so a mistake fails at start-up with a
- * clear message, not on the first request: names and routing key, path templates, duplicate
- * routes, duplicate parameter names, and representations without any form.
+ * clear message naming the extension, the route and the fix, not on the first request: names
+ * and routing key, path templates (`:org` instead of `{org}`, `*`, unbalanced braces), routes
+ * without `handle`, duplicate routes (the same method and path shape, whatever the parameter
+ * names), duplicate parameter names, and representations without any form.
  *
  * @example
  * ```ts
@@ -212,6 +284,12 @@ const TEMPLATE = /^(\/([A-Za-z0-9._~!$&'()*+,;=:@%-]+|\{[A-Za-z_][A-Za-z0-9_]*\}
  *   ] }),
  *   /declares GET \/api\/x twice/,
  * );
+ * assert.throws(
+ *   () => defineExtension({ name: "x", namespace: "x", routingKey: "x", routes: [
+ *     { method: "GET", path: "/api/org/:org/x", handle: () => ({}) },
+ *   ] }),
+ *   /use \{org\}, not :org/,
+ * );
  * ```
  */
 export function defineExtension(def: Extension): Extension {
@@ -219,27 +297,23 @@ export function defineExtension(def: Extension): Extension {
   if (!NAME.test(def.name)) throw new TypeError(`${where}: name must match ${NAME}`);
   if (!NAME.test(def.routingKey)) throw new TypeError(`${where}: routingKey must match ${NAME}`);
   if (def.namespace.trim() === "") throw new TypeError(`${where}: namespace is empty`);
-  const seen = new Set<string>();
-  for (const r of def.routes) {
-    if (!TEMPLATE.test(r.path)) {
-      throw new TypeError(`${where}: path template ${JSON.stringify(r.path)} is not valid`);
-    }
-    const params = [...r.path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]);
-    if (new Set(params).size !== params.length) {
-      throw new TypeError(`${where}: ${r.path} repeats a parameter name`);
-    }
-    const shape = `${r.method} ${r.path.replace(/\{[^}]+\}/g, "{}")}`;
-    if (seen.has(shape)) throw new TypeError(`${where}: declares ${r.method} ${r.path} twice`);
-    seen.add(shape);
-    if (r.produces && !r.produces.json && !r.produces.xml) {
-      throw new TypeError(`${where}: ${r.method} ${r.path} produces neither JSON nor XML`);
-    }
-    for (const f of r.produces?.formats ?? []) {
-      if (!r.produces?.[f]) {
-        throw new TypeError(`${where}: ${r.method} ${r.path} lists format ${f} without a form`);
-      }
-    }
+  if (!Array.isArray(def.routes)) {
+    throw new TypeError(`${where}: routes must be an array (use [] for none)`);
   }
+  const seen = new Map<string, { path: string; index: number }>();
+  def.routes.forEach((r, i) => {
+    checkRoute(where, r, i);
+    const shape = `${r.method} ${r.path.replace(/\{[^}]+\}/g, "{}")}`;
+    const earlier = seen.get(shape);
+    if (earlier !== undefined) {
+      const same = earlier.path === r.path ? "" : ` (as ${r.method} ${earlier.path})`;
+      throw new TypeError(
+        `${where}: declares ${r.method} ${r.path} twice${same}: routes ${earlier.index + 1} ` +
+          `and ${i + 1} would answer the same requests; remove one, or merge them`,
+      );
+    }
+    seen.set(shape, { path: r.path, index: i });
+  });
   for (const [what, value] of [["vendor", def.vendor], ["version", def.version]] as const) {
     if (value !== undefined && !TRIPLET_PART.test(value)) {
       throw new TypeError(`${where}: ${what} must match ${TRIPLET_PART} (one MQTT topic level)`);

@@ -5,9 +5,9 @@
 
 import { pino } from "pino";
 import { scrub } from "../core/redact.ts";
-import { errorFields, type Logger, silentLogger } from "../core/logger.ts";
+import { type ErrorFields, errorFields, type Logger, silentLogger } from "../core/logger.ts";
 
-export { errorFields, type Logger, silentLogger };
+export { type ErrorFields, errorFields, type Logger, silentLogger };
 
 /** Levels accepted by `--log-level`. */
 export const LOG_LEVELS = ["debug", "info", "warn", "error", "silent"] as const;
@@ -37,7 +37,9 @@ export interface LogSink {
 
 /**
  * Creates the root logger: one JSON object per line, credentials censored by path and
- * scrubbed from messages and error texts.
+ * scrubbed from messages and error texts. An `err` field goes through
+ * {@linkcode errorFields}, which is idempotent: `err: e` and `err: errorFields(e)` write the
+ * same fields (name, scrubbed message and stack, code).
  *
  * @example
  * ```ts

@@ -247,10 +247,30 @@ export const FAULTS: readonly Fault[] = [
   {
     id: "help-exits-1",
     file: "main.ts",
-    search: "  .showHelpAfterError()\n",
-    replace:
-      '  .showHelpAfterError()\n  .exitOverride((e) => exit(e.code === "commander.helpDisplayed" ? 1 : e.exitCode))\n',
+    search: "exit(e.exitCode === 0 ? 0 : 2);",
+    replace: "exit(e.exitCode === 0 ? 1 : 2);",
     tests: ["tests/cli_test.ts", "tests/bundle_test.ts"],
+  },
+  {
+    id: "usage-error-exits-1",
+    file: "main.ts",
+    search: "exit(e.exitCode === 0 ? 0 : 2);",
+    replace: "exit(e.exitCode);",
+    tests: ["tests/cli_usage_test.ts"],
+  },
+  {
+    id: "mistyped-command-runs-serve",
+    file: "main.ts",
+    search: "if (unknown !== undefined) throw new UsageError(unknown);",
+    replace: "",
+    tests: ["tests/cli_usage_test.ts"],
+  },
+  {
+    id: "colon-parameter-accepted",
+    file: "lib/core/extension.ts",
+    search: "const colon = /\\/:([A-Za-z_][A-Za-z0-9_]*)/.exec(path);",
+    replace: "const colon = /(?!)(x)/.exec(path);",
+    tests: ["tests/extension_checks_test.ts"],
   },
   // --- our own: lib/transport/amqp/, the consumer and reply side -------------------------------
   drop(
@@ -384,6 +404,13 @@ export const FAULTS: readonly Fault[] = [
     search: "cumulative += s.counts[i] ?? 0;",
     replace: "cumulative = s.counts[i] ?? 0;",
     tests: ["tests/metrics_test.ts"],
+  },
+  {
+    id: "err-serialized-twice",
+    file: "lib/core/logger.ts",
+    search: 'typeof (value as { message?: unknown }).message === "string");',
+    replace: "false);",
+    tests: ["tests/error_log_test.ts"],
   },
   {
     id: "log-messages-not-scrubbed",
