@@ -58,25 +58,26 @@ export const FAULTS: readonly Fault[] = [
   drop(
     "metric-requests",
     "lib/observability/observer.ts",
-    'metrics.requests.inc({ extension, route: outcome.route ?? "unmatched", status });',
+    'metrics.requests.inc({ extension, transport, route: outcome.route ?? "unmatched", status });',
     [METRICS],
   ),
   drop(
     "metric-duration",
     "lib/observability/observer.ts",
-    "metrics.requestDuration.observe({ extension }, ms / 1000);",
+    "metrics.requestDuration.observe({ extension, transport }, ms / 1000);",
     [METRICS],
   ),
   drop(
     "metric-replies-failed",
     "lib/observability/observer.ts",
-    'if (disposition !== "acked") metrics.repliesFailed.inc({ extension, reason: disposition });',
+    "metrics.repliesFailed.inc({ extension, transport, reason: disposition });",
     [METRICS, REPLIES],
   ),
   {
     id: "metric-rejected",
     file: "lib/observability/observer.ts",
-    search: "metrics.messagesRejected.inc({ extension: consumer, reason: REJECT_LABEL[code] }),",
+    search:
+      "metrics.messagesRejected.inc({ extension: consumer, transport, reason: REJECT_LABEL[code] }),",
     replace: "void [consumer, code],",
     tests: [METRICS],
   },
