@@ -278,5 +278,10 @@ class MqttService implements RunningMqttService {
 export async function startMqttService(config: MqttServiceConfig): Promise<RunningMqttService> {
   const service = new MqttService(config);
   await service.start();
-  return service;
+  // Plain functions: callers hand them around detached (`ready: service.ready`).
+  return {
+    inFlight: () => service.inFlight(),
+    ready: () => service.ready(),
+    stop: (drainMs) => service.stop(drainMs),
+  };
 }
