@@ -176,9 +176,17 @@ class MqttServe {
       "0",
       ...(options.flags ?? []),
     ], { VCDEXT_MQTT_TOKEN: TOKEN, VCDEXT_TEST_VENDOR: vendor, ...options.env });
+    const exited = proc.child.status.then((s) => {
+      throw new Error(`serve exited ${s.code} before it was ready:\n${proc.log.slice(-2000)}`);
+    });
     try {
-      await proc.waitFor('"msg":"MQTT connected and subscribed"', extensions.length);
-      await proc.waitFor('"msg":"HTTP listener up"');
+      await Promise.race([
+        (async () => {
+          await proc.waitFor('"msg":"MQTT connected and subscribed"', extensions.length);
+          await proc.waitFor('"msg":"HTTP listener up"');
+        })(),
+        exited,
+      ]);
     } catch (e) {
       await proc.end();
       throw e;

@@ -25,6 +25,7 @@ const DEFAULTS = "tests/serve_defaults_test.ts";
 const REPLIES = "tests/serve_replies_test.ts";
 const METRICS = "tests/serve_metrics_test.ts";
 const DRAIN = "tests/serve_drain_test.ts";
+const MQTT = "tests/serve_mqtt_test.ts";
 
 /** A fault that deletes `search` (a whole statement or option). */
 function drop(id: string, file: string, search: string, tests: readonly string[]): Fault {
@@ -407,5 +408,27 @@ export const FAULTS: readonly Fault[] = [
     search: "...(options.priority === undefined ? {} : { priority: options.priority }),",
     replace: "...{},",
     tests: ["tests/registrar_test.ts"],
+  },
+  // --- serve on MQTT (lib/app/serve.ts, the observer) -------------------------------------------
+  {
+    id: "mqtt-requests-labelled-amqp",
+    file: "lib/observability/observer.ts",
+    search: '...replyObserver<A>(metrics, log, sink, "mqtt"),',
+    replace: '...replyObserver<A>(metrics, log, sink, "amqp"),',
+    tests: [MQTT],
+  },
+  {
+    id: "transport-mqtt-connects-amqp",
+    file: "lib/app/serve.ts",
+    search: 'const amqp = options.transport !== "mqtt";',
+    replace: "const amqp = true;",
+    tests: [MQTT],
+  },
+  {
+    id: "transports-stop-without-drain",
+    file: "lib/app/serve.ts",
+    search: "await Promise.all(transports.map((t) => t.stop(drainMs)));",
+    replace: "await Promise.all(transports.map((t) => t.stop(0)));",
+    tests: [MQTT, DRAIN],
   },
 ];
