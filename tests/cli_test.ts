@@ -197,11 +197,11 @@ Deno.test("vcdext serve exposes health, readiness and metrics, and logs no crede
     assert.equal(metrics.status, 200);
     assert.match(
       metrics.text,
-      /^vcdext_requests_total\{extension="gcp-ticketing",route="POST \/api\/org\/\{org\}\/ticketing",status="201"\} 1$/m,
+      /^vcdext_requests_total\{extension="gcp-ticketing",transport="amqp",route="POST \/api\/org\/\{org\}\/ticketing",status="201"\} 1$/m,
     );
     assert.match(
       metrics.text,
-      /^vcdext_request_duration_seconds_count\{extension="gcp-ticketing"\} 1$/m,
+      /^vcdext_request_duration_seconds_count\{extension="gcp-ticketing",transport="amqp"\} 1$/m,
     );
     assert.match(metrics.text, /^vcdext_in_flight 0$/m);
     assert.equal((await get("/nope")).status, 404);

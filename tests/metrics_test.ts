@@ -231,14 +231,14 @@ Deno.test("vcdextMetrics() declares the service's standard metrics with their la
     "# TYPE vcdext_blocking_task_decisions_total counter",
     "# TYPE vcdext_messages_rejected_total counter",
   ]);
-  assert.deepEqual(m.requests.labelNames, ["extension", "route", "status"]);
-  assert.deepEqual(m.requestDuration.labelNames, ["extension"]);
+  assert.deepEqual(m.requests.labelNames, ["extension", "transport", "route", "status"]);
+  assert.deepEqual(m.requestDuration.labelNames, ["extension", "transport"]);
   assert.deepEqual(m.inFlight.labelNames, []);
-  assert.deepEqual(m.repliesFailed.labelNames, ["extension", "reason"]);
+  assert.deepEqual(m.repliesFailed.labelNames, ["extension", "transport", "reason"]);
   assert.deepEqual(m.reconnects.labelNames, []);
   assert.deepEqual(m.notifications.labelNames, ["type", "outcome"]);
   assert.deepEqual(m.blockingTaskDecisions.labelNames, ["action"]);
-  assert.deepEqual(m.messagesRejected.labelNames, ["extension", "reason"]);
+  assert.deepEqual(m.messagesRejected.labelNames, ["extension", "transport", "reason"]);
   assert.deepEqual(m.requestDuration.buckets, DURATION_BUCKETS);
   assert.deepEqual(
     DURATION_BUCKETS,
@@ -250,12 +250,12 @@ Deno.test("vcdextMetrics() declares the service's standard metrics with their la
 Deno.test("200,000 counts on the hot path add up", () => {
   const m = vcdextMetrics();
   for (let i = 0; i < 200_000; i++) {
-    m.requests.inc({ extension: "t", route: "GET /api/t/{id}", status: 200 });
-    m.requestDuration.observe({ extension: "t" }, 0.002);
+    m.requests.inc({ extension: "t", transport: "amqp", route: "GET /api/t/{id}", status: 200 });
+    m.requestDuration.observe({ extension: "t", transport: "amqp" }, 0.002);
   }
   assert.match(m.registry.render(), /status="200"\} 200000$/m);
   assert.match(
     m.registry.render(),
-    /^vcdext_request_duration_seconds_count\{extension="t"\} 200000$/m,
+    /^vcdext_request_duration_seconds_count\{extension="t",transport="amqp"\} 200000$/m,
   );
 });

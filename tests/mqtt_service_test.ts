@@ -502,7 +502,7 @@ Deno.test("mqtt service: no broker at start-up: a clear error after the retries,
       url: `mqtt://someone:url-pa55word@127.0.0.1:${port}`,
       log: createLogger("debug", { write: (line) => logs.push(line) }),
       startupRetries: 3,
-      backoff: { initialMs: 50, maxMs: 100, jitter: 0.5 },
+      backoff: { initialMs: 50, maxMs: 100, factor: 2, jitter: 0.5 },
       extensions: [{
         label: "gcp-ticketing",
         triplet: uniqueTriplet(),
@@ -538,7 +538,7 @@ Deno.test({
       await assert.rejects(
         serve(broker.url, t, {
           startupRetries: 2,
-          backoff: { initialMs: 50, maxMs: 50, jitter: 0 },
+          backoff: { initialMs: 50, maxMs: 50, factor: 2, jitter: 0 },
         }),
         /Cannot connect to mqtts:\/\/127\.0\.0\.1:\d+: .*(certificate|issuer)/i,
       );

@@ -1,15 +1,31 @@
 /**
  * @module The permissions a `deno.json` task grants, as explicit flags: the permission set it
  * loads with `-P`/`--permission-set[=<name>]` (deno.json's `permissions`, `default` when
- * unnamed) as `--allow-*` flags, overridden per permission by the task's own `--allow-*`/
- * `--deny-*` flags. For running the same program with explicit flags, or with `--no-config`
+ * unnamed) as `--allow-*` (and `--deny-*`, `--ignore-*`) flags, overridden per permission by
+ * the task's own `--allow-*`/`--deny-*`/`--ignore-*` flags. For running the same program with explicit flags, or with `--no-config`
  * (the bundle), so that the tests cannot drift from the tasks.
  */
 
 const ROOT = new URL("..", import.meta.url);
 
-/** One permission of a set: all, none, or these values. */
-type Grant = boolean | string[];
+/** All, none, or these values. */
+type Values = boolean | string[];
+
+/**
+ * One permission of a set: all, none or these values, or an object of them by kind (`allow`,
+ * `deny`, `ignore`: an ignored read answers "not there" instead of failing, see deno.json).
+ */
+type Grant = Values | { allow?: Values; deny?: Values; ignore?: Values };
+
+/** `--<kind>-<permission>` with its values, or nothing for `false`. */
+function flagOf(kind: string, permission: string, values: Values, where: string): string[] {
+  if (values === false) return [];
+  if (values !== true && !Array.isArray(values)) {
+    throw new Error(`${where}: true, false or a list`);
+  }
+  const flag = `--${kind}-${permission}`;
+  return [values === true ? flag : `${flag}=${values.join(",")}`];
+}
 
 /** The flags `deno.json`'s task `task` grants its program with (no `--v8-flags`). */
 export async function taskPermissions(task: string): Promise<string[]> {
@@ -26,16 +42,17 @@ export async function taskPermissions(task: string): Promise<string[]> {
     const grants: Record<string, Grant> | undefined = config.permissions?.[name];
     if (!grants) throw new Error(`task ${task} loads permission set ${name}, not in deno.json`);
     for (const [permission, grant] of Object.entries(grants)) {
-      if (grant === false) continue;
-      if (grant !== true && !Array.isArray(grant)) {
-        throw new Error(`permission ${permission} of set ${name}: true, false or a list`);
+      const where = `permission ${permission} of set ${name}`;
+      const byKind = typeof grant === "object" && !Array.isArray(grant) ? grant : { allow: grant };
+      for (const [kind, values] of Object.entries(byKind)) {
+        for (const flag of flagOf(kind, permission, values, `${where} (${kind})`)) {
+          byName.set(`--${kind}-${permission}`, flag);
+        }
       }
-      const flag = `--allow-${permission}`;
-      byName.set(flag, grant === true ? flag : `${flag}=${grant.join(",")}`);
     }
   }
   for (const w of words) {
-    const flag = /^--(allow|deny)-[a-z]+/.exec(w)?.[0];
+    const flag = /^--(allow|deny|ignore)-[a-z]+/.exec(w)?.[0];
     if (flag) byName.set(flag, w);
   }
   return [...byName.values()];

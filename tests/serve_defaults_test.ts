@@ -27,6 +27,7 @@ Deno.test("serve without flags runs with the documented defaults (start-up setti
   const { code, proc } = await serveNowhere([]);
   assert.equal(code, 1, proc.log);
   assert.deepEqual(settingsOf(proc), {
+    transport: "amqp",
     amqpUrl: "amqp://guest:[redacted]@127.0.0.1:1",
     exchange: "vcdext",
     prefetch: 128,

@@ -13,7 +13,7 @@ import { eventually, uniqueName } from "./broker.ts";
 import { BrokerProxy, RawCell, replyJson, sample, Serve, waitForLine } from "./entrypoint.ts";
 
 const TICKETS = `/api/org/${SAMPLE.orgId}/ticketing`;
-const EXT = 'extension="gcp-ticketing"';
+const EXT = 'extension="gcp-ticketing",transport="amqp"';
 
 /** The one sample line of `family` whose labels match `labels`, e.g. `/status="200"/`. */
 function line(text: string, family: string, labels: RegExp): string | undefined {

@@ -188,7 +188,10 @@ Deno.test("a reply whose confirm never comes is requeued; the redelivery is answ
     }
     const metrics = await serve.metrics();
     assert.equal(
-      sample(metrics, 'vcdext_replies_failed_total{extension="gcp-ticketing",reason="requeued"}'),
+      sample(
+        metrics,
+        'vcdext_replies_failed_total{extension="gcp-ticketing",transport="amqp",reason="requeued"}',
+      ),
       1,
     );
     assert.equal(logLines(serve.proc).filter((l) => l.msg === "request").length, 2);

@@ -2,11 +2,15 @@
  * @module From parsed flags to the service's configuration: the {@linkcode ServeOptions} every
  * command builds on, the checks that turn a bad combination into a {@linkcode UsageError}
  * (exit code 2), and the pieces read from files and the environment: broker TLS
- * ({@linkcode amqpTls}), the vCD client ({@linkcode vcdClientFrom}). Also the one-line
- * summary of the settings for the log ({@linkcode settingsForLog}).
+ * ({@linkcode amqpTls}), the vCD client ({@linkcode vcdClientFrom}), the endpoint limits every
+ * bus serves with ({@linkcode endpointOptions}). Also the one-line summary of the settings for the
+ * log ({@linkcode settingsForLog}). The MQTT settings (URL, TLS, tokens) are lib/app/
+ * mqtt_config.ts's.
  */
 
 import type { Extension } from "../core/extension.ts";
+import type { EndpointOptions } from "../core/service.ts";
+import { systemClock } from "../transport/clock.ts";
 import type { LogLevel } from "../observability/log.ts";
 import type { Logger } from "../core/logger.ts";
 import { type AmqpTls, safeUrl } from "../transport/amqp/mod.ts";
@@ -61,8 +65,16 @@ export function selectExtensions(
   });
 }
 
+/** The buses `serve` takes requests on: `--transport`. */
+export type ServeTransport = "amqp" | "mqtt" | "both";
+
 /** Everything `serve` runs with: its flags, parsed, defaults filled in. */
 export interface ServeOptions {
+  /**
+   * `amqp` (the default when absent), `mqtt` (vCD 10.2+'s broker; no AMQP connection at all, so
+   * no notifications or blocking tasks), or `both` at once (the migration).
+   */
+  transport?: ServeTransport | undefined;
   amqpUrl: string;
   exchange: string;
   queue?: string | undefined;
@@ -98,6 +110,32 @@ export interface ServeOptions {
   amqpInsecure?: boolean | undefined;
   httpPort?: number | undefined;
   httpHost?: string | undefined;
+  /** `--mqtt-url` (or env `VCDEXT_MQTT_URL`); the token comes from env or a file, never a flag. */
+  mqttUrl?: string | undefined;
+  mqttTokenFile?: string | undefined;
+  mqttCa?: string | undefined;
+  mqttInsecure?: boolean | undefined;
+}
+
+/**
+ * The endpoint settings of every served extension, the same on every bus (each bus builds its
+ * own endpoint with its codec): size limits, the handler time limit on the system clock, vCD's
+ * timeout and the in-flight cap.
+ */
+export function endpointOptions(
+  options: Pick<
+    ServeOptions,
+    "maxEnvelopeBytes" | "maxBodyBytes" | "handlerTimeoutMs" | "vcdTimeoutMs" | "maxInFlight"
+  >,
+): EndpointOptions {
+  return {
+    maxEnvelopeBytes: options.maxEnvelopeBytes,
+    maxBodyBytes: options.maxBodyBytes,
+    timeoutMs: options.handlerTimeoutMs,
+    clock: systemClock,
+    vcdTimeoutMs: options.vcdTimeoutMs,
+    maxInFlight: options.maxInFlight,
+  };
 }
 
 /**
@@ -202,10 +240,44 @@ export async function vcdClientFrom(
   });
 }
 
+/** The settings only the AMQP side uses: left out of the settings line with `--transport mqtt`. */
+const AMQP_ONLY = [
+  "exchange",
+  "queue",
+  "prefetch",
+  "deadLetterExchange",
+  "queueType",
+  "deliveryLimit",
+  "notificationsExchange",
+  "legacyNotificationsExchange",
+  "notificationsQueue",
+  "amqpCa",
+  "amqpCert",
+  "amqpKey",
+  "amqpInsecure",
+  "vcdUrl",
+  "vcdUser",
+  "vcdToken",
+  "vcdCa",
+  "vcdInsecure",
+  "vcdAllowHttp",
+  "vcdApiVersion",
+] as const;
+
+/** The MQTT settings: left out of the settings line with `--transport amqp`. */
+const MQTT_ONLY = ["mqttUrl", "mqttTokenFile", "mqttCa", "mqttInsecure"] as const;
+
+/** What the settings line says in place of the AMQP settings with `--transport mqtt`. */
+export const NO_AMQP =
+  "none: --transport mqtt opens no AMQP connection, so notifications and blocking tasks are not served";
+
 /**
  * Every setting `serve` runs with, defaults filled in, for one line at start-up: what an operator
  * (and the entrypoint tests) can read back. Logged before connecting, so it is there when the
- * broker refuses too. No secrets: URL passwords are scrubbed and a vCD token shows only as set.
+ * broker refuses too. No secrets: URL passwords are scrubbed, a vCD token shows only as set, and
+ * MQTT tokens (env or file) are never options. Only the settings of the buses in use are shown:
+ * with `--transport mqtt` the AMQP ones give way to `amqp: "none: …"`, with `amqp` (the
+ * default) the MQTT ones are left out.
  *
  * @example
  * ```ts
@@ -219,16 +291,36 @@ export async function vcdClientFrom(
  * });
  * assert.doesNotMatch(JSON.stringify(line), /secret|t0ken|pw/);
  * assert.equal(line.vcdToken, "[set]");
+ * const mqtt = settingsForLog({
+ *   transport: "mqtt",
+ *   amqpUrl: "amqp://u:secret@broker/",
+ *   mqttUrl: "wss://u:secret@cell/messaging/mqtt",
+ *   exchange: "vcdext",
+ *   logLevel: "info",
+ * });
+ * assert.equal(mqtt.mqttUrl, "wss://u:[redacted]@cell/messaging/mqtt");
+ * assert.match(String(mqtt.amqp), /^none: --transport mqtt opens no AMQP connection/);
+ * assert.equal(mqtt.amqpUrl, undefined);
+ * assert.equal(mqtt.exchange, undefined);
  * ```
  */
 export function settingsForLog(
   options: Partial<ServeOptions> & { amqpUrl: string; logLevel: LogLevel },
 ): Record<string, unknown> {
-  const { amqpUrl, vcdToken, vcdUrl, vcdPassword: _password, ...rest } = options;
-  return {
+  const { amqpUrl, vcdToken, vcdUrl, mqttUrl, vcdPassword: _password, ...rest } = options;
+  const transport = options.transport ?? "amqp";
+  const shown: Record<string, unknown> = {
     amqpUrl: safeUrl(amqpUrl),
     ...rest,
     ...(vcdUrl === undefined ? {} : { vcdUrl: safeUrl(vcdUrl) }),
     ...(vcdToken === undefined ? {} : { vcdToken: "[set]" }),
+    ...(mqttUrl === undefined ? {} : { mqttUrl: safeUrl(mqttUrl) }),
   };
+  if (transport === "mqtt") {
+    delete shown.amqpUrl;
+    for (const key of AMQP_ONLY) delete shown[key];
+    return { transport, amqp: NO_AMQP, ...shown };
+  }
+  if (transport === "amqp") { for (const key of MQTT_ONLY) delete shown[key]; }
+  return shown;
 }

@@ -133,7 +133,11 @@ function withVcdOptions<Args extends unknown[], Opts extends OptionValues>(
 export function serveCommand(program: Command) {
   const notifications = program
     .command("serve", { isDefault: true })
-    .description("consume the extensions' queues and answer requests until SIGTERM/SIGINT")
+    .description(
+      "consume the extensions' queues (AMQP), or their MQTT topics (--transport mqtt), or both, " +
+        "and answer requests until SIGTERM/SIGINT. Without --mqtt-ha, every instance on MQTT " +
+        "gets every request: a second one would run each request twice",
+    )
     .optionsGroup("Broker:")
     .addOption(amqpUrlOption())
     .addOption(exchangeOption())
@@ -168,7 +172,16 @@ export function serveCommand(program: Command) {
     .addOption(amqpTlsOption.cert())
     .addOption(amqpTlsOption.key())
     .addOption(amqpTlsOption.insecure())
-    .optionsGroup("Notifications:")
+    .optionsGroup(
+      "Transport (--transport mqtt opens no AMQP connection: no notifications, no blocking tasks):",
+    )
+    .addOption(mqttOption.transport())
+    .optionsGroup("MQTT (vCD 10.2+'s broker; token in env VCDEXT_MQTT_TOKEN or --mqtt-token-file):")
+    .addOption(mqttOption.url())
+    .addOption(mqttOption.tokenFile())
+    .addOption(mqttOption.ca())
+    .addOption(mqttOption.insecure())
+    .optionsGroup("Notifications (AMQP only):")
     .addOption(
       new Option(
         "--notifications-exchange <name>",
@@ -215,7 +228,7 @@ function serveLimitsAndLogging<Args extends unknown[], Opts extends OptionValues
     .addOption(
       new Option(
         "--max-in-flight <n>",
-        "handlers running at once before new requests get 429 at once",
+        "handlers running at once per extension (and per bus with --transport both) before new requests get 429 at once",
       ).argParser(positiveInt("--max-in-flight")).default(100),
     )
     .addOption(

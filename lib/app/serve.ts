@@ -1,30 +1,36 @@
 /**
  * @module The composition root of `serve`: from {@linkcode ServeOptions} and the extension
- * registry to a running service. One consumer per extension with routes (its endpoint on its
- * queue, bound to the request exchange) plus one for notifications when an extension subscribes;
- * the per-request observer (metrics, access log) on the transport; the vCD client for blocking
- * tasks; the HTTP listener when asked. `main.ts` owns the process around it (signals, exit).
+ * registry to a running service on the buses of `--transport`. On AMQP (`amqp`, `both`): one
+ * consumer per extension with routes (its endpoint on its queue, bound to the request exchange)
+ * plus one for notifications when an extension subscribes, and the vCD client for blocking tasks.
+ * On MQTT (`mqtt`, `both`): one connection per extension with routes (lib/app/serve_mqtt.ts,
+ * loaded only then). Each bus has its own per-request observer (metrics and access lines with a
+ * `transport` label); with both, they run as one {@linkcode allTransports}: ready when both are,
+ * stopped together. Then the HTTP listener when asked. `main.ts` owns the process around it
+ * (signals, exit).
  */
 
 import { eventProcessor } from "../core/events.ts";
 import type { Extension } from "../core/extension.ts";
-import { endpoint } from "../core/service.ts";
+import { endpoint, type EndpointOptions } from "../core/service.ts";
 import { startHttp } from "../observability/http.ts";
 import type { Logger, LogSink } from "../observability/log.ts";
 import { type VcdextMetrics, vcdextMetrics } from "../observability/metrics.ts";
 import { requestObserver } from "../observability/observer.ts";
 import type { AmqpAddress } from "../transport/amqp/delivery.ts";
 import { type ConsumerSpec, extensionBinding, startService } from "../transport/amqp/mod.ts";
-import { systemClock } from "../transport/clock.ts";
+import type { RunningTransport } from "../transport/transport.ts";
 import { blockingTaskGateway, type VcdClient } from "../vcd/client.ts";
 import {
   amqpTls,
+  endpointOptions,
   queueArguments,
   selectExtensions,
   type ServeOptions,
   UsageError,
   vcdClientFrom,
 } from "./config.ts";
+import { type MqttSettings, mqttSettings } from "./mqtt_config.ts";
 
 /** What {@linkcode serve} wires in besides its options. */
 export interface ServeDeps {
@@ -39,12 +45,28 @@ export interface ServeDeps {
 export interface Served {
   /** Requests being handled now. */
   inFlight(): number;
-  /** Connected and consuming every queue. */
+  /** Every bus connected and consuming (AMQP: every queue; MQTT: every extension subscribed). */
   ready(): boolean;
   /** The HTTP listener's port (the one picked when `--http-port 0`), if it runs. */
   readonly httpPort: number | undefined;
-  /** Ordered shutdown: drain for up to `drainMs`, close the broker, the listener, the vCD client. */
+  /**
+   * Ordered shutdown: drain every bus at once for up to `drainMs` and disconnect, then close the
+   * listener and the vCD client.
+   */
   stop(drainMs: number): Promise<void>;
+}
+
+/**
+ * The endpoint settings of every bus, checked: the handler timeout must stay below vCD's, or vCD
+ * answers 504 before the handler's own 504 can.
+ */
+export function checkedLimits(options: ServeOptions): EndpointOptions {
+  if (options.handlerTimeoutMs >= options.vcdTimeoutMs) {
+    throw new UsageError(
+      `--handler-timeout-ms (${options.handlerTimeoutMs}) must stay below --vcd-timeout-ms (${options.vcdTimeoutMs}), or vCD answers 504 first`,
+    );
+  }
+  return endpointOptions(options);
 }
 
 /**
@@ -66,21 +88,10 @@ export function consumersFor(
       `--queue renames the queue of one extension, but ${withRoutes.length} with routes are served; add --extension NAME`,
     );
   }
-  if (options.handlerTimeoutMs >= options.vcdTimeoutMs) {
-    throw new UsageError(
-      `--handler-timeout-ms (${options.handlerTimeoutMs}) must stay below --vcd-timeout-ms (${options.vcdTimeoutMs}), or vCD answers 504 first`,
-    );
-  }
+  const limits = checkedLimits(options);
   const args = queueArguments(options);
   const consumers: ConsumerSpec[] = withRoutes.map((extension) => {
-    const ep = endpoint(extension, {
-      maxEnvelopeBytes: options.maxEnvelopeBytes,
-      maxBodyBytes: options.maxBodyBytes,
-      timeoutMs: options.handlerTimeoutMs,
-      clock: systemClock,
-      vcdTimeoutMs: options.vcdTimeoutMs,
-      maxInFlight: options.maxInFlight,
-    });
+    const ep = endpoint(extension, limits);
     return {
       label: extension.name,
       queue: options.queue ?? extension.routingKey,
@@ -118,8 +129,88 @@ export function consumersFor(
 }
 
 /**
- * Starts the service (and the HTTP listener when asked); resolves once consuming. `extra` is
- * spread over every consumer (the demo's `x-expires`).
+ * The running transports as one: ready when every one is, the sum of their requests in flight,
+ * and stopped all at once (each drains for up to `drainMs`, in parallel, so `both` takes no
+ * longer to stop than one bus).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { allTransports } from "./serve.ts";
+ * const stopped: number[] = [];
+ * const bus = (n: number, ready: boolean) => ({
+ *   inFlight: () => n,
+ *   ready: () => ready,
+ *   stop: async (ms: number) => void stopped.push(ms),
+ * });
+ * const both = allTransports([bus(2, true), bus(3, false)]);
+ * assert.equal(both.inFlight(), 5);
+ * assert.equal(both.ready(), false);
+ * await both.stop(100);
+ * assert.deepEqual(stopped, [100, 100]);
+ * ```
+ */
+export function allTransports(transports: readonly RunningTransport[]): RunningTransport {
+  // Plain functions even for one: callers hand them around detached (`ready: service.ready`).
+  return {
+    inFlight: () => transports.reduce((n, t) => n + t.inFlight(), 0),
+    ready: () => transports.every((t) => t.ready()),
+    stop: async (drainMs) => {
+      await Promise.all(transports.map((t) => t.stop(drainMs)));
+    },
+  };
+}
+
+/**
+ * Starts every bus at once; when one fails, stops the ones that started (no drain: nothing was
+ * served yet to speak of) and rethrows the first failure.
+ */
+async function startAll(
+  starts: readonly (() => Promise<RunningTransport>)[],
+): Promise<RunningTransport> {
+  const results = await Promise.allSettled(starts.map((start) => start()));
+  const failed = results.find((r) => r.status === "rejected");
+  const running = results.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+  if (failed) {
+    await Promise.all(running.map((t) => t.stop(0)));
+    throw failed.reason;
+  }
+  return allTransports(running);
+}
+
+/** The MQTT side's settings, or `undefined` with `--transport amqp` (read before connecting). */
+async function mqttPlan(
+  options: ServeOptions,
+  registry: readonly Extension[],
+  log: Logger,
+): Promise<{ extensions: Extension[]; settings: MqttSettings } | undefined> {
+  const transport = options.transport ?? "amqp";
+  if (transport === "amqp") return undefined;
+  const selected = selectExtensions(registry, options.extension);
+  const withRoutes = selected.filter((e) => e.routes.length > 0);
+  const eventsOnly = selected
+    .filter((e) => (e.notifications?.length ?? 0) > 0 || (e.blockingTasks?.length ?? 0) > 0)
+    .map((e) => e.name);
+  if (transport === "mqtt" && eventsOnly.length > 0) {
+    log.warn(
+      { extensions: eventsOnly },
+      "--transport mqtt serves API requests only: notifications and blocking tasks come over AMQP (use --transport both)",
+    );
+  }
+  if (withRoutes.length === 0) {
+    if (transport === "mqtt") {
+      throw new UsageError("--transport mqtt serves API routes, and no extension served has any");
+    }
+    log.warn({}, "no extension served has routes: nothing to serve over MQTT");
+    return undefined;
+  }
+  return { extensions: withRoutes, settings: await mqttSettings(options, withRoutes) };
+}
+
+/**
+ * Starts the service on the buses of `--transport` (and the HTTP listener when asked); resolves
+ * once every bus is consuming. `extra` is spread over every AMQP consumer (the demo's
+ * `x-expires`).
  */
 export async function serve(
   options: ServeOptions,
@@ -128,18 +219,43 @@ export async function serve(
 ): Promise<Served> {
   const { log } = deps;
   const metrics = vcdextMetrics();
-  const vcd = await vcdClientFrom(options, log);
-  const consumers = consumersFor(options, deps.registry, log, vcd, metrics)
-    .map((c) => ({ ...c, ...extra }));
-  const tls = await amqpTls(options);
-  const service = await startService({
-    url: options.amqpUrl,
-    ...(tls ? { tls } : {}),
-    prefetch: options.prefetch,
-    consumers,
-    log,
-    ...requestObserver<AmqpAddress>(metrics, log, deps.sink),
-  });
+  const limits = checkedLimits(options);
+  // Every setting is read and checked before the first connection.
+  const mqtt = await mqttPlan(options, deps.registry, log);
+  const amqp = options.transport !== "mqtt";
+  const vcd = amqp ? await vcdClientFrom(options, log) : undefined;
+  const consumers = amqp
+    ? consumersFor(options, deps.registry, log, vcd, metrics).map((c) => ({ ...c, ...extra }))
+    : [];
+  const tls = amqp ? await amqpTls(options) : undefined;
+  const starts: (() => Promise<RunningTransport>)[] = [];
+  if (amqp) {
+    starts.push(() =>
+      startService({
+        url: options.amqpUrl,
+        ...(tls ? { tls } : {}),
+        prefetch: options.prefetch,
+        consumers,
+        log,
+        ...requestObserver<AmqpAddress>(metrics, log, deps.sink),
+      })
+    );
+  }
+  if (mqtt) {
+    const plan = mqtt;
+    starts.push(async () => {
+      // Loaded only now: an AMQP-only service never loads the mqtt client.
+      const { startMqtt } = await import("./serve_mqtt.ts");
+      return startMqtt(plan.extensions, plan.settings, limits, { ...deps, metrics });
+    });
+  }
+  let service: RunningTransport;
+  try {
+    service = await startAll(starts);
+  } catch (e) {
+    vcd?.close();
+    throw e;
+  }
   const http = options.httpPort === undefined ? undefined : await startHttp({
     hostname: options.httpHost ?? "127.0.0.1",
     port: options.httpPort,

@@ -1,7 +1,7 @@
 /**
  * @module One retry backoff for the whole service: a capped exponential delay with jitter,
  * pure (the caller owns the clock and the randomness), and the named policies each retry loop
- * uses: {@linkcode BROKER_RECONNECT} (the AMQP connection's recovery), {@linkcode VCD_RETRY}
+ * uses: {@linkcode BROKER_RECONNECT} (the AMQP and MQTT connections' recovery), {@linkcode VCD_RETRY}
  * (the vCD REST client) and {@linkcode EVENT_RETRY} (a notification handler that threw).
  *
  * The delay of retry `attempt` (0 for the first retry) grows from `initialMs` by `factor` each
@@ -25,8 +25,9 @@ export interface BackoffPolicy {
 }
 
 /**
- * The AMQP connection's recovery: from 200 ms ± 50 %, capped at 2 s jitter included, so a
- * restarted broker is used again within seconds; the jitter spreads the instances apart.
+ * A broker connection's recovery, AMQP's and MQTT's alike: from 200 ms ± 50 %, capped at 2 s
+ * jitter included, so a restarted broker is used again within seconds; the jitter spreads the
+ * instances apart.
  */
 export const BROKER_RECONNECT: BackoffPolicy = Object.freeze({
   initialMs: 200,

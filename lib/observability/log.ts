@@ -74,6 +74,8 @@ export function createLogger(level: LogLevel, sink: LogSink): Logger {
 /** The fields of the per-request access line; none of them can carry a credential. */
 export interface AccessFields {
   readonly extension: string;
+  /** The bus the request came on: `amqp` or `mqtt`. */
+  readonly transport?: string | undefined;
   readonly correlationId?: string | undefined;
   readonly requestId: string;
   readonly method?: string | undefined;

@@ -33,25 +33,37 @@ export const DURATION_BUCKETS: readonly number[] = [
   10,
 ];
 
+/**
+ * The bus a request came on: the `transport` label of the request metrics (`serve --transport
+ * both` serves each extension on both).
+ */
+export type TransportLabel = "amqp" | "mqtt";
+
 /** The service's standard metrics and the registry that renders them. */
 export interface VcdextMetrics {
   readonly registry: Metrics;
-  /** `vcdext_requests_total{extension,route,status}`: API requests answered. */
-  readonly requests: Counter<"extension" | "route" | "status">;
-  /** `vcdext_request_duration_seconds{extension}`: time from delivery to reply. */
-  readonly requestDuration: Histogram<"extension">;
+  /** `vcdext_requests_total{extension,transport,route,status}`: API requests answered. */
+  readonly requests: Counter<"extension" | "transport" | "route" | "status">;
+  /** `vcdext_request_duration_seconds{extension,transport}`: time from delivery to reply. */
+  readonly requestDuration: Histogram<"extension" | "transport">;
   /** `vcdext_in_flight`: requests being handled now. */
   readonly inFlight: Gauge;
-  /** `vcdext_replies_failed_total{extension,reason}`: replies that could not be published. */
-  readonly repliesFailed: Counter<"extension" | "reason">;
-  /** `vcdext_reconnects_total`: broker reconnections. */
+  /**
+   * `vcdext_replies_failed_total{extension,transport,reason}`: replies that could not be
+   * published (AMQP: not confirmed, requeued…; MQTT: `lost`, not acknowledged in time).
+   */
+  readonly repliesFailed: Counter<"extension" | "transport" | "reason">;
+  /** `vcdext_reconnects_total`: broker reconnections (AMQP's, and each MQTT link's). */
   readonly reconnects: Counter;
   /** `vcdext_notifications_total{type,outcome}`: notifications handled. */
   readonly notifications: Counter<"type" | "outcome">;
   /** `vcdext_blocking_task_decisions_total{action}`: blocking tasks resumed, aborted, failed. */
   readonly blockingTaskDecisions: Counter<"action">;
-  /** `vcdext_messages_rejected_total{extension,reason}`: messages rejected without a reply. */
-  readonly messagesRejected: Counter<"extension" | "reason">;
+  /**
+   * `vcdext_messages_rejected_total{extension,transport,reason}`: messages rejected without a
+   * reply.
+   */
+  readonly messagesRejected: Counter<"extension" | "transport" | "reason">;
 }
 
 /**
@@ -64,11 +76,12 @@ export interface VcdextMetrics {
  * import assert from "node:assert/strict";
  * import { vcdextMetrics } from "./metrics.ts";
  * const m = vcdextMetrics();
- * m.requests.inc({ extension: "gcp-ticketing", route: "GET /api/org/{org}/ticketing", status: 200 });
- * m.requestDuration.observe({ extension: "gcp-ticketing" }, 0.004);
+ * const labels = { extension: "gcp-ticketing", transport: "mqtt" };
+ * m.requests.inc({ ...labels, route: "GET /api/org/{org}/ticketing", status: 200 });
+ * m.requestDuration.observe(labels, 0.004);
  * const text = m.registry.render();
- * assert.match(text, /^vcdext_requests_total\{extension="gcp-ticketing",.*status="200"\} 1$/m);
- * assert.match(text, /^vcdext_request_duration_seconds_bucket\{extension="gcp-ticketing",le="0.005"\} 1$/m);
+ * assert.match(text, /^vcdext_requests_total\{extension="gcp-ticketing",transport="mqtt",.*status="200"\} 1$/m);
+ * assert.match(text, /^vcdext_request_duration_seconds_bucket\{extension="gcp-ticketing",transport="mqtt",le="0.005"\} 1$/m);
  * assert.match(text, /^vcdext_reconnects_total 0$/m);
  * ```
  */
@@ -78,20 +91,20 @@ export function vcdextMetrics(options: MetricsOptions = {}): VcdextMetrics {
     registry,
     requests: registry.counter(
       "vcdext_requests_total",
-      "API extension requests answered, by extension, route template and HTTP status.",
-      ["extension", "route", "status"],
+      "API extension requests answered, by extension, transport, route template and HTTP status.",
+      ["extension", "transport", "route", "status"],
     ),
     requestDuration: registry.histogram(
       "vcdext_request_duration_seconds",
-      "Time from receiving an API extension request to publishing its reply.",
-      ["extension"],
+      "Time from receiving an API extension request to publishing its reply, by extension and transport.",
+      ["extension", "transport"],
       DURATION_BUCKETS,
     ),
     inFlight: registry.gauge("vcdext_in_flight", "API extension requests being handled."),
     repliesFailed: registry.counter(
       "vcdext_replies_failed_total",
-      "Replies that could not be published, by extension and reason.",
-      ["extension", "reason"],
+      "Replies that could not be published, by extension, transport and reason.",
+      ["extension", "transport", "reason"],
     ),
     reconnects: registry.counter("vcdext_reconnects_total", "Reconnections to the broker."),
     notifications: registry.counter(
@@ -106,8 +119,8 @@ export function vcdextMetrics(options: MetricsOptions = {}): VcdextMetrics {
     ),
     messagesRejected: registry.counter(
       "vcdext_messages_rejected_total",
-      "Messages rejected without a reply, by extension and reason.",
-      ["extension", "reason"],
+      "Messages rejected without a reply, by extension, transport and reason.",
+      ["extension", "transport", "reason"],
     ),
   };
 }

@@ -266,6 +266,11 @@ const metrics = vcdextMetrics();
 Deno.bench("requests.inc + requestDuration.observe, as each request counts", {
   group: "metrics",
 }, () => {
-  metrics.requests.inc({ extension: "t", route: "GET /api/t/{id}", status: 200 });
-  metrics.requestDuration.observe({ extension: "t" }, 0.002);
+  metrics.requests.inc({
+    extension: "t",
+    transport: "amqp",
+    route: "GET /api/t/{id}",
+    status: 200,
+  });
+  metrics.requestDuration.observe({ extension: "t", transport: "amqp" }, 0.002);
 });

@@ -25,6 +25,7 @@ const DEFAULTS = "tests/serve_defaults_test.ts";
 const REPLIES = "tests/serve_replies_test.ts";
 const METRICS = "tests/serve_metrics_test.ts";
 const DRAIN = "tests/serve_drain_test.ts";
+const MQTT = "tests/serve_mqtt_test.ts";
 
 /** A fault that deletes `search` (a whole statement or option). */
 function drop(id: string, file: string, search: string, tests: readonly string[]): Fault {
@@ -58,25 +59,26 @@ export const FAULTS: readonly Fault[] = [
   drop(
     "metric-requests",
     "lib/observability/observer.ts",
-    'metrics.requests.inc({ extension, route: outcome.route ?? "unmatched", status });',
+    'metrics.requests.inc({ extension, transport, route: outcome.route ?? "unmatched", status });',
     [METRICS],
   ),
   drop(
     "metric-duration",
     "lib/observability/observer.ts",
-    "metrics.requestDuration.observe({ extension }, ms / 1000);",
+    "metrics.requestDuration.observe({ extension, transport }, ms / 1000);",
     [METRICS],
   ),
   drop(
     "metric-replies-failed",
     "lib/observability/observer.ts",
-    'if (disposition !== "acked") metrics.repliesFailed.inc({ extension, reason: disposition });',
+    "metrics.repliesFailed.inc({ extension, transport, reason: disposition });",
     [METRICS, REPLIES],
   ),
   {
     id: "metric-rejected",
     file: "lib/observability/observer.ts",
-    search: "metrics.messagesRejected.inc({ extension: consumer, reason: REJECT_LABEL[code] }),",
+    search:
+      "metrics.messagesRejected.inc({ extension: consumer, transport, reason: REJECT_LABEL[code] }),",
     replace: "void [consumer, code],",
     tests: [METRICS],
   },
@@ -433,5 +435,27 @@ export const FAULTS: readonly Fault[] = [
     search: "...(options.priority === undefined ? {} : { priority: options.priority }),",
     replace: "...{},",
     tests: ["tests/registrar_test.ts"],
+  },
+  // --- serve on MQTT (lib/app/serve.ts, the observer) -------------------------------------------
+  {
+    id: "mqtt-requests-labelled-amqp",
+    file: "lib/observability/observer.ts",
+    search: '...replyObserver<A>(metrics, log, sink, "mqtt"),',
+    replace: '...replyObserver<A>(metrics, log, sink, "amqp"),',
+    tests: [MQTT],
+  },
+  {
+    id: "transport-mqtt-connects-amqp",
+    file: "lib/app/serve.ts",
+    search: 'const amqp = options.transport !== "mqtt";',
+    replace: "const amqp = true;",
+    tests: [MQTT],
+  },
+  {
+    id: "transports-stop-without-drain",
+    file: "lib/app/serve.ts",
+    search: "await Promise.all(transports.map((t) => t.stop(drainMs)));",
+    replace: "await Promise.all(transports.map((t) => t.stop(0)));",
+    tests: [MQTT, DRAIN],
   },
 ];

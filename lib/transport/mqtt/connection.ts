@@ -2,44 +2,17 @@
  * @module One MQTT connection of the service (one per extension: each logs in with its own
  * triplet and token): connect with MQTT 3.1.1 and a clean session, subscribe to the monitor
  * topic (QoS 1), and after every loss connect and **subscribe again** (the broker keeps
- * nothing), with capped, jittered backoff. A refused login (wrong token) is one clear error
- * line and a slow retry, not a hot loop. The only module besides service.ts that imports `mqtt`.
+ * nothing), with capped, jittered backoff (lib/core/retry.ts's `backoffDelay`; the service
+ * passes `BROKER_RECONNECT`, the AMQP connection's policy). A refused login (wrong token) is one clear error line and a
+ * slow retry, not a hot loop. The only module besides service.ts that imports `mqtt`.
  */
 
 import mqtt from "mqtt";
 import type { IClientOptions, MqttClient } from "mqtt";
 import { Buffer } from "node:buffer";
 import { errorFields, type Logger } from "../../core/logger.ts";
+import { backoffDelay, type BackoffPolicy } from "../../core/retry.ts";
 import { passwordsOf, safeUrl, scrub } from "../../core/redact.ts";
-
-/** Reconnect delays: `initialMs`, doubled per failure up to `maxMs`, less up to `jitter` of it. */
-export interface Backoff {
-  readonly initialMs: number;
-  readonly maxMs: number;
-  /** 0..1: the share of each delay taken off at random, spreading a fleet's instances apart. */
-  readonly jitter: number;
-}
-
-/** Default: 200 ms doubling to 2 s, half of it random; a restarted broker is used within seconds. */
-export const DEFAULT_BACKOFF: Backoff = { initialMs: 200, maxMs: 2_000, jitter: 0.5 };
-
-/**
- * The delay before reconnect attempt `failures` (1 = after the first failure).
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { backoffDelay } from "./connection.ts";
- * const b = { initialMs: 100, maxMs: 1_000, jitter: 0.5 };
- * assert.equal(backoffDelay(1, b, () => 0), 100);
- * assert.equal(backoffDelay(20, b, () => 0), 1_000);
- * assert.equal(backoffDelay(20, b, () => 1), 500);
- * ```
- */
-export function backoffDelay(failures: number, b: Backoff, random: () => number): number {
-  const base = Math.min(b.maxMs, b.initialMs * 2 ** Math.max(0, Math.min(30, failures - 1)));
-  return Math.round(base * (1 - b.jitter * random()));
-}
 
 /** TLS settings for `mqtts://` and `wss://`; the caller reads the files. */
 export interface MqttTls {
@@ -63,7 +36,8 @@ export interface LinkOptions {
   /** The monitor topic to subscribe to (QoS 1). */
   readonly topic: string;
   readonly log: Logger;
-  readonly backoff: Backoff;
+  /** Reconnect delays after a lost connection (the service's default: `BROKER_RECONNECT`). */
+  readonly backoff: BackoffPolicy;
   /** Wait after a refused login or subscription. */
   readonly refusedRetryMs: number;
   /** Failed attempts before {@linkcode MqttLink.start} gives up, when never connected. */
@@ -247,7 +221,8 @@ export class MqttLink {
       this.#settleStart(new Error(`Cannot connect to ${safeUrl(o.url)}: ${why}`));
       return;
     }
-    const delay = backoffDelay(this.#failures, o.backoff, o.random);
+    // retry.ts counts retries from 0: the first failure waits its first delay.
+    const delay = backoffDelay(this.#failures - 1, o.backoff, o.random);
     o.log.debug(
       { attempt: this.#failures, delayMs: delay, err: { message: why } },
       "MQTT reconnect",

@@ -17,10 +17,12 @@ import type { DecodeLimits } from "../../core/envelope.ts";
 import { errorFields, type Logger } from "../../core/logger.ts";
 import type { Decision, Delivery, RejectCode, ReplyDecision } from "../../core/seam.ts";
 import { classify } from "./codec.ts";
-import { type Backoff, DEFAULT_BACKOFF, MqttLink, type MqttTls } from "./connection.ts";
+import { type BackoffPolicy, BROKER_RECONNECT } from "../../core/retry.ts";
+import type { RunningTransport } from "../transport.ts";
+import { MqttLink, type MqttTls } from "./connection.ts";
 import { formatTriplet, monitorTopic, respondTopic, type Triplet } from "./topics.ts";
 
-export { type Backoff, type MqttTls } from "./connection.ts";
+export { type MqttTls } from "./connection.ts";
 
 /** Where an MQTT reply goes: opaque to the core. */
 export interface MqttAddress {
@@ -58,8 +60,11 @@ export interface MqttServiceConfig {
   readonly log: Logger;
   /** Client ids are `<prefix>-<16 random hex digits>`, one per connection; default `vcdext`. */
   readonly clientIdPrefix?: string;
-  /** Reconnect delays after a lost connection; default 200 ms doubling to 2 s, half jitter. */
-  readonly backoff?: Backoff;
+  /**
+   * Reconnect delays after a lost connection; default {@linkcode BROKER_RECONNECT} (200 ms ± 50 %
+   * doubling, at most 2 s: a restarted broker is used within seconds), as the AMQP connection.
+   */
+  readonly backoff?: BackoffPolicy;
   /** Wait after a refused login or subscription (a wrong token); default 30,000 ms. */
   readonly refusedRetryMs?: number;
   /** Failed attempts per connection at start-up before giving up; default 5. */
@@ -90,17 +95,13 @@ export interface MqttServiceConfig {
   readonly onState?: (extension: string, state: "subscribed" | "disconnected" | "refused") => void;
 }
 
-/** A running MQTT service; the same surface as the AMQP one. */
-export interface RunningMqttService {
-  /** Requests being handled now. */
-  inFlight(): number;
-  /** Every extension connected and subscribed. */
-  ready(): boolean;
-  /**
-   * Ordered shutdown: unsubscribe, let in-flight requests finish and their replies go out for
-   * up to `drainMs`, abort the rest (their handlers see the signal), then disconnect.
-   */
-  stop(drainMs: number): Promise<void>;
+/**
+ * A running MQTT service: {@linkcode RunningTransport} (`ready()`: every extension connected and
+ * subscribed; `stop()`: unsubscribe, let in-flight requests finish and their replies go out for
+ * up to `drainMs`, abort the rest, whose handlers see the signal, then disconnect), plus what
+ * `--mqtt-ha` needs to hand an extension over.
+ */
+export interface RunningMqttService extends RunningTransport {
   /**
    * Stops taking the requests of extension `label` (every one when omitted) at once: messages
    * that arrive from now on are dropped unanswered, the subscription is withdrawn. Requests taken
@@ -152,7 +153,7 @@ function linkFor(
     clientId: clientId(config.clientIdPrefix ?? "vcdext"),
     topic: monitorTopic(spec.triplet),
     log: config.log.child({ extension: spec.label }),
-    backoff: config.backoff ?? DEFAULT_BACKOFF,
+    backoff: config.backoff ?? BROKER_RECONNECT,
     refusedRetryMs: config.refusedRetryMs ?? 30_000,
     startupRetries: config.startupRetries ?? 5,
     keepaliveSec: config.keepaliveSec ?? 60,
@@ -313,5 +314,13 @@ class MqttService implements RunningMqttService {
 export async function startMqttService(config: MqttServiceConfig): Promise<RunningMqttService> {
   const service = new MqttService(config);
   await service.start();
-  return service;
+  // Plain functions: callers hand them around detached (`ready: service.ready`).
+  return {
+    inFlight: () => service.inFlight(),
+    ready: () => service.ready(),
+    stop: (drainMs) => service.stop(drainMs),
+    pause: (label) => service.pause(label),
+    resume: (label) => service.resume(label),
+    connected: () => service.connected(),
+  };
 }
