@@ -124,7 +124,7 @@ Deno.test("vcdext request --transport mqtt says so when nobody answers, and need
   assert.match(silent.stderr, /no API_RESPONSE on topic\/extension\/\S+\/vcd within 1000 ms/);
   const noUrl = await run(["request", "GET", PATH, "--transport", "mqtt"]);
   assert.equal(noUrl.code, 2);
-  assert.match(noUrl.stderr, /--transport mqtt needs --mqtt-url/);
+  assert.match(noUrl.stderr, /--transport mqtt \(or both\) needs --mqtt-url/);
 });
 
 Deno.test("vcdext check --transport mqtt: login and an in-process round trip pass; URL password redacted; both keeps the AMQP rows", async () => {

@@ -156,9 +156,13 @@ class MqttServe {
       extension?: readonly string[];
       url?: string;
       env?: Record<string, string>;
+      /** The vendor of the served triplets (default: one of its own); instances of one service share it. */
+      vendor?: string;
+      /** The log line that says it is up (default: every extension subscribed). */
+      upWhen?: string;
     } = {},
   ): Promise<MqttServe> {
-    const vendor = uniqueVendor();
+    const vendor = options.vendor ?? uniqueVendor();
     const extensions = options.extension ?? ["gcp-ticketing"];
     const proc = new Proc([
       MAIN_MQTT,
@@ -182,7 +186,10 @@ class MqttServe {
     try {
       await Promise.race([
         (async () => {
-          await proc.waitFor('"msg":"MQTT connected and subscribed"', extensions.length);
+          await proc.waitFor(
+            options.upWhen ?? '"msg":"MQTT connected and subscribed"',
+            extensions.length,
+          );
           await proc.waitFor('"msg":"HTTP listener up"');
         })(),
         exited,
@@ -569,4 +576,56 @@ Deno.test({
     assert.ok(!out.stdout.includes(TOKEN) && !out.stderr.includes(TOKEN), "the token leaked");
     assert.match(out.stderr, /"msg":"request"/);
   },
+});
+
+Deno.test("serve --mqtt-ha: two instances answer each request once; kill -9 of the active one: the other answers within 5 s", async () => {
+  const vendor = uniqueVendor();
+  // The leases live on the shared RabbitMQ; later flags win over MqttServe's dead --amqp-url.
+  const flags = ["--mqtt-ha", "--amqp-url", AMQP_URL];
+  const a = await MqttServe.start({ vendor, flags, upWhen: '"msg":"lease won' });
+  const b = await MqttServe.start({ vendor, flags, upWhen: '"msg":"MQTT connected (paused)"' });
+  const cell = await MqttCell.connect(SHARED_URL, vendor);
+  try {
+    assert.equal(settingsOf(a.proc).mqttHa, true);
+    const first = Array.from({ length: 100 }, () => req("GET", TICKETS));
+    await Promise.all(first.map((env) => cell.publish(env)));
+    for (const env of first) assert.equal((await cell.answer(env.id)).status, 200);
+    // Every answer has come once any straggler would have: one more round trip behind them.
+    await cell.send(req("GET", TICKETS));
+    const twice = first.filter((env) => cell.responses.get(env.id)!.length !== 1);
+    assert.deepEqual(twice.map((e) => e.id), [], "requests answered more than once");
+
+    const killed = performance.now();
+    a.proc.kill("SIGKILL");
+    // Requests sent after the kill are answered once the standby takes over.
+    let gap = 0;
+    await eventually(async () => {
+      const probe = req("GET", TICKETS);
+      await cell.publish(probe);
+      try {
+        await cell.answer(probe.id, 250);
+        gap = performance.now() - killed;
+        return true;
+      } catch {
+        return false;
+      }
+    }, 5_000);
+    console.log(
+      `--mqtt-ha: the standby answered ${Math.round(gap)} ms after kill -9 of the active one`,
+    );
+    assert.ok(gap < 5_000);
+    const after = Array.from({ length: 100 }, () => req("GET", TICKETS));
+    await Promise.all(after.map((env) => cell.publish(env)));
+    for (const env of after) assert.equal((await cell.answer(env.id)).status, 200);
+    await cell.send(req("GET", TICKETS));
+    assert.deepEqual(
+      after.filter((env) => cell.responses.get(env.id)!.length !== 1).map((e) => e.id),
+      [],
+      "requests answered more than once after the takeover",
+    );
+  } finally {
+    await cell.close();
+    await a.proc.end();
+    await b.proc.end();
+  }
 });

@@ -115,6 +115,8 @@ export interface ServeOptions {
   mqttTokenFile?: string | undefined;
   mqttCa?: string | undefined;
   mqttInsecure?: boolean | undefined;
+  /** `--mqtt-ha`: one active MQTT subscriber per extension, elected through `--amqp-url`. */
+  mqttHa?: boolean | undefined;
 }
 
 /**
@@ -265,11 +267,15 @@ const AMQP_ONLY = [
 ] as const;
 
 /** The MQTT settings: left out of the settings line with `--transport amqp`. */
-const MQTT_ONLY = ["mqttUrl", "mqttTokenFile", "mqttCa", "mqttInsecure"] as const;
+const MQTT_ONLY = ["mqttUrl", "mqttTokenFile", "mqttCa", "mqttInsecure", "mqttHa"] as const;
 
 /** What the settings line says in place of the AMQP settings with `--transport mqtt`. */
 export const NO_AMQP =
   "none: --transport mqtt opens no AMQP connection, so notifications and blocking tasks are not served";
+
+/** What the settings line says in place of the AMQP settings with `--transport mqtt --mqtt-ha`. */
+export const NO_AMQP_BUT_LEASES =
+  "leases only: --mqtt-ha elects the active instance through --amqp-url; notifications and blocking tasks are not served";
 
 /**
  * Every setting `serve` runs with, defaults filled in, for one line at start-up: what an operator
@@ -317,9 +323,10 @@ export function settingsForLog(
     ...(mqttUrl === undefined ? {} : { mqttUrl: safeUrl(mqttUrl) }),
   };
   if (transport === "mqtt") {
-    delete shown.amqpUrl;
+    // With --mqtt-ha the AMQP broker holds the leases, and only that.
+    if (!options.mqttHa) delete shown.amqpUrl;
     for (const key of AMQP_ONLY) delete shown[key];
-    return { transport, amqp: NO_AMQP, ...shown };
+    return { transport, amqp: options.mqttHa ? NO_AMQP_BUT_LEASES : NO_AMQP, ...shown };
   }
   if (transport === "amqp") { for (const key of MQTT_ONLY) delete shown[key]; }
   return shown;

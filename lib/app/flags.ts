@@ -181,6 +181,12 @@ export function serveCommand(program: Command) {
     .addOption(mqttOption.tokenFile())
     .addOption(mqttOption.ca())
     .addOption(mqttOption.insecure())
+    .addOption(
+      new Option(
+        "--mqtt-ha",
+        "one active MQTT subscriber per extension among the instances, elected through --amqp-url; the others take over within seconds",
+      ),
+    )
     .optionsGroup("Notifications (AMQP only):")
     .addOption(
       new Option(

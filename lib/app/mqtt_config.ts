@@ -87,6 +87,28 @@ export function parseTokenFile(text: string, triplets: readonly string[]): Map<s
 }
 
 /**
+ * The broker part of the MQTT settings, shared by the service and the simulated cell: the URL
+ * (`--mqtt-url`, checked) and its TLS from `--mqtt-ca` / `--mqtt-insecure`.
+ */
+export async function mqttBroker(
+  flags: MqttFlags,
+  sources: MqttSources = SYSTEM_SOURCES,
+): Promise<{ url: string; tls?: { ca?: string; insecure?: boolean } }> {
+  if (!flags.mqttUrl) {
+    throw new UsageError("--transport mqtt (or both) needs --mqtt-url (or VCDEXT_MQTT_URL)");
+  }
+  if (!/^(mqtts?|wss?):\/\//i.test(flags.mqttUrl)) {
+    throw new UsageError("--mqtt-url must start with wss://, ws://, mqtts:// or mqtt://");
+  }
+  const ca = flags.mqttCa === undefined ? undefined : await sources.readTextFile(flags.mqttCa);
+  const tls = ca === undefined && !flags.mqttInsecure ? undefined : {
+    ...(ca === undefined ? {} : { ca }),
+    ...(flags.mqttInsecure ? { insecure: true } : {}),
+  };
+  return { url: flags.mqttUrl, ...(tls ? { tls } : {}) };
+}
+
+/**
  * The MQTT settings for serving (or playing the cell to) `extensions`: `--mqtt-url` is needed,
  * every extension needs a token.
  */
@@ -95,24 +117,14 @@ export async function mqttSettings(
   extensions: readonly Extension[],
   sources: MqttSources = SYSTEM_SOURCES,
 ): Promise<MqttSettings> {
-  if (!flags.mqttUrl) {
-    throw new UsageError("--transport mqtt needs --mqtt-url (or VCDEXT_MQTT_URL)");
-  }
-  if (!/^(mqtts?|wss?):\/\//i.test(flags.mqttUrl)) {
-    throw new UsageError("--mqtt-url must start with wss://, ws://, mqtts:// or mqtt://");
-  }
+  const { url, tls } = await mqttBroker(flags, sources);
   const triplets = extensions.map((e) => tripletOf(e));
   const tokens = await readTokens(flags, triplets, sources);
   const missing = triplets.filter((t) => !tokens.get(t));
   if (missing.length > 0) {
     throw new UsageError(`no MQTT token for ${missing.join(", ")}`);
   }
-  const ca = flags.mqttCa === undefined ? undefined : await sources.readTextFile(flags.mqttCa);
-  const tls = ca === undefined && !flags.mqttInsecure ? undefined : {
-    ...(ca === undefined ? {} : { ca }),
-    ...(flags.mqttInsecure ? { insecure: true } : {}),
-  };
-  return { url: flags.mqttUrl, ...(tls ? { tls } : {}), tokens };
+  return { url, ...(tls ? { tls } : {}), tokens };
 }
 
 async function readTokens(

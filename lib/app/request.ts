@@ -17,6 +17,7 @@ import { CellClient } from "../transport/amqp/mod.ts";
 import type { MqttTls } from "../transport/mqtt/connection.ts";
 import { monitorTopic, parseTriplet, respondTopic } from "../transport/mqtt/topics.ts";
 import { UsageError } from "./config.ts";
+import { mqttBroker } from "./mqtt_config.ts";
 
 /** The flags of `vcdext request` besides method and path. */
 export interface RequestOptions {
@@ -62,20 +63,10 @@ export async function cellMqtt(flags: {
   mqttInsecure?: boolean | undefined;
   mqttCellUser?: string | undefined;
 }): Promise<CellMqtt> {
-  if (!flags.mqttUrl) {
-    throw new UsageError("--transport mqtt needs --mqtt-url (or VCDEXT_MQTT_URL)");
-  }
-  if (!/^(mqtts?|wss?):\/\//i.test(flags.mqttUrl)) {
-    throw new UsageError("--mqtt-url must start with wss://, ws://, mqtts:// or mqtt://");
-  }
-  const ca = flags.mqttCa === undefined ? undefined : await Deno.readTextFile(flags.mqttCa);
-  const tls = ca === undefined && !flags.mqttInsecure ? undefined : {
-    ...(ca === undefined ? {} : { ca }),
-    ...(flags.mqttInsecure ? { insecure: true } : {}),
-  };
+  const { url, tls } = await mqttBroker(flags);
   const password = Deno.env.get("VCDEXT_MQTT_CELL_PASSWORD");
   return {
-    url: flags.mqttUrl,
+    url,
     username: flags.mqttCellUser ?? "vcdext-cell",
     ...(tls ? { tls } : {}),
     ...(password ? { password } : {}),

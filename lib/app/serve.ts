@@ -18,7 +18,12 @@ import type { Logger, LogSink } from "../observability/log.ts";
 import { type VcdextMetrics, vcdextMetrics } from "../observability/metrics.ts";
 import { requestObserver } from "../observability/observer.ts";
 import type { AmqpAddress } from "../transport/amqp/delivery.ts";
-import { type ConsumerSpec, extensionBinding, startService } from "../transport/amqp/mod.ts";
+import {
+  type AmqpTls,
+  type ConsumerSpec,
+  extensionBinding,
+  startService,
+} from "../transport/amqp/mod.ts";
 import type { RunningTransport } from "../transport/transport.ts";
 import { blockingTaskGateway, type VcdClient } from "../vcd/client.ts";
 import {
@@ -178,6 +183,12 @@ async function startAll(
   return allTransports(running);
 }
 
+/** The broker TLS for `--mqtt-ha`'s leases (the AMQP flags), read as `serve` reads them. */
+async function haTls(options: ServeOptions): Promise<{ amqpTls?: AmqpTls }> {
+  const tls = await amqpTls(options);
+  return tls ? { amqpTls: tls } : {};
+}
+
 /** The MQTT side's settings, or `undefined` with `--transport amqp` (read before connecting). */
 async function mqttPlan(
   options: ServeOptions,
@@ -185,7 +196,10 @@ async function mqttPlan(
   log: Logger,
 ): Promise<{ extensions: Extension[]; settings: MqttSettings } | undefined> {
   const transport = options.transport ?? "amqp";
-  if (transport === "amqp") return undefined;
+  if (transport === "amqp") {
+    if (options.mqttHa) throw new UsageError("--mqtt-ha goes with --transport mqtt or both");
+    return undefined;
+  }
   const selected = selectExtensions(registry, options.extension);
   const withRoutes = selected.filter((e) => e.routes.length > 0);
   const eventsOnly = selected
@@ -246,7 +260,10 @@ export async function serve(
     starts.push(async () => {
       // Loaded only now: an AMQP-only service never loads the mqtt client.
       const { startMqtt } = await import("./serve_mqtt.ts");
-      return startMqtt(plan.extensions, plan.settings, limits, { ...deps, metrics });
+      const ha = options.mqttHa
+        ? { amqpUrl: options.amqpUrl, ...(await haTls(options)) }
+        : undefined;
+      return startMqtt(plan.extensions, plan.settings, limits, { ...deps, metrics }, ha);
     });
   }
   let service: RunningTransport;

@@ -29,6 +29,8 @@ import {
 import { parseTriplet } from "../transport/mqtt/topics.ts";
 import type { RunningTransport } from "../transport/transport.ts";
 import type { MqttSettings } from "./mqtt_config.ts";
+import { startMqttHa } from "./mqtt_ha.ts";
+import type { AmqpTls } from "../transport/amqp/mod.ts";
 
 /**
  * The MQTT spec of each extension: its triplet (`vendor/name/version`, validated as topic
@@ -75,12 +77,16 @@ export function startMqtt(
   settings: MqttSettings,
   limits: EndpointOptions,
   deps: MqttDeps,
+  ha?: { readonly amqpUrl: string; readonly amqpTls?: AmqpTls },
 ): Promise<RunningTransport> {
-  return startMqttService({
+  const config = {
     url: settings.url,
     ...(settings.tls ? { tls: settings.tls } : {}),
     extensions: mqttSpecs(extensions, settings, limits),
     log: deps.log.child({ transport: "mqtt" }),
     ...mqttObserver<MqttAddress>(deps.metrics, deps.log, deps.sink),
-  });
+  };
+  if (!ha) return startMqttService(config);
+  // --mqtt-ha: started paused; an extension is served only while this instance holds its lease.
+  return startMqttHa({ ...ha, mqtt: config, log: deps.log });
 }
