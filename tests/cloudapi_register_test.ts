@@ -345,3 +345,38 @@ Deno.test("the fake's cloudapi: ids and topics, 400 on a duplicate triplet, the 
     );
   });
 });
+
+Deno.test("register --transport mqtt --disable on a new service stages it (disabled, filters, token); register then enables it, keeping the token", async () => {
+  await withFake(async (vcd, dir) => {
+    const file = `${dir}/tokens`;
+    const staged = await register(vcd, [
+      "--transport",
+      "mqtt",
+      "--mqtt-token-file",
+      file,
+      "--disable",
+    ]);
+    assert.equal(staged.code, 0, staged.stderr);
+    assert.match(staged.stdout, /gcp-ticketing: staged /);
+    const post = vcd.calls.find((c) =>
+      c.method === "POST" && c.path === "/cloudapi/extensions/api"
+    )!;
+    assert.equal(JSON.parse(post.body).enabled, false, "staged services are created disabled");
+    assert.equal(vcd.apiFilters.size, 2);
+    const token = issuedToken(vcd);
+    assert.match(await Deno.readTextFile(file), new RegExp(`^${TRIPLET} ${token}$`, "m"));
+    assert.equal((await Deno.stat(file)).mode! & 0o777, 0o600);
+    assert.doesNotMatch(staged.stdout + staged.stderr, new RegExp(token));
+
+    const from = vcd.calls.length;
+    const enabled = await register(vcd, ["--transport", "mqtt", "--mqtt-token-file", file]);
+    assert.equal(enabled.code, 0, enabled.stderr);
+    const put = vcd.calls.slice(from).find((c) => c.method === "PUT")!;
+    assert.equal(JSON.parse(put.body).enabled, true);
+    assert.match(enabled.stdout, /token kept/);
+    assert.equal(vcd.extensionTokens.size, 1);
+
+    const noFile = await register(vcd, ["--transport", "mqtt", "--disable"]);
+    assert.equal(noFile.code, 2, "a --disable that may stage a service needs the token file");
+  });
+});

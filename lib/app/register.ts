@@ -74,7 +74,8 @@ export async function registerExtensions(
     : options.disable
     ? "disable"
     : "register";
-  if (mqtt && action === "register" && !options.mqttTokenFile) {
+  // `--disable` too: on a service not registered yet it stages one, token included.
+  if (mqtt && action !== "unregister" && !options.mqttTokenFile) {
     throw new UsageError(
       "register --transport mqtt needs --mqtt-token-file: the new extension token is written there (mode 0600)",
     );

@@ -154,7 +154,14 @@ export interface CloudApiResult {
   /** `vendor/name/version`. */
   readonly triplet: string;
   readonly id: string;
-  readonly action: "created" | "updated" | "disabled" | "deleted" | "absent" | "skipped";
+  readonly action:
+    | "created"
+    | "staged"
+    | "updated"
+    | "disabled"
+    | "deleted"
+    | "absent"
+    | "skipped";
   /** API filters created, kept as they were, and removed (templates no longer declared). */
   readonly filters?: { created: number; kept: number; removed: number };
   /** The topics vCD named for the service, when it answered with them. */
@@ -249,7 +256,9 @@ function topicsOf(json: unknown): { monitor: string; respond: string } | undefin
  * `GET /cloudapi/extensions/api/<id>`; `POST`s the service when it is absent (404), else `PUT`s
  * it enabled; lists its API filters, creates the missing ones and deletes those of templates no
  * longer declared; creates an `EXTENSION` token unless `haveToken` and vCD still lists one named
- * after the triplet for this service. `"disable"` `PUT`s it with `enabled: false`;
+ * after the triplet for this service. `"disable"` `PUT`s it with `enabled: false`; on a service
+ * that does not exist yet it registers it disabled (`staged`: filters and token too, but vCD
+ * routes nothing to it), the first step of a cutover from AMQP;
  * `"unregister"` disables it (when enabled) and `DELETE`s it, which also removes its tokens and
  * filters. An extension without routes is `skipped` by `"register"`. Rejects with a
  * `VcdError` naming the step.
@@ -262,7 +271,7 @@ export async function registerExternalService(
   const action = context.action ?? "register";
   const docs = cloudApiDocuments(ext, context);
   const base = { extension: ext.name, triplet: docs.token.name, id: docs.id };
-  if (action === "register" && ext.routes.length === 0) {
+  if (action !== "unregister" && ext.routes.length === 0) {
     return { ...base, action: "skipped", reason: "no API routes: nothing for vCD to forward" };
   }
   const step = <T>(what: string, fn: () => Promise<T>) => inStep(action, ext.name, what, fn);
@@ -272,7 +281,9 @@ export async function registerExternalService(
 
   const found = await step("find the service", () => json("GET", item, undefined, [200, 404]));
   const existing = found.status === 200 ? found.json as Json : undefined;
-  if (action !== "register") {
+  // `disable` of a service not registered yet stages it: created disabled, filters and token.
+  const staging = action === "disable" && existing === undefined;
+  if (action !== "register" && !staging) {
     if (existing === undefined) return { ...base, action: "absent" };
     if (action === "disable" || existing.enabled !== false) {
       const body = { ...docs.service, ...pick(existing), id: docs.id, enabled: false };
@@ -285,7 +296,13 @@ export async function registerExternalService(
   const saved = existing === undefined
     ? await step(
       "create the service",
-      () => json("POST", EXTENSIONS_API_PATH, docs.service, [201, 200]),
+      () =>
+        json(
+          "POST",
+          EXTENSIONS_API_PATH,
+          staging ? { ...docs.service, enabled: false } : docs.service,
+          [201, 200],
+        ),
     )
     : await step(
       "update the service",
@@ -305,7 +322,7 @@ export async function registerExternalService(
   const mqttTopics = topicsOf(saved.json);
   return {
     ...base,
-    action: existing === undefined ? "created" : "updated",
+    action: staging ? "staged" : existing === undefined ? "created" : "updated",
     filters,
     ...(mqttTopics ? { mqttTopics } : {}),
     ...(token === undefined ? { tokenKept: true } : { token }),
