@@ -60,8 +60,7 @@ export function bareId(value: string): string {
  *
  * @example
  * ```ts
- * import { isRecord, type Json, own } from "./json.ts";
-import assert from "node:assert/strict";
+ * import assert from "node:assert/strict";
  * import { decodeRoutingKey, type RoutingKeyParts } from "./notification.ts";
  * const parts: RoutingKeyParts = decodeRoutingKey("false.e.o.u.com.vmware.vcloud.event.vm.delete");
  * assert.equal(parts.operationSuccess, false);
