@@ -13,7 +13,7 @@ import type { Extension } from "../core/extension.ts";
 import { scrub } from "../core/redact.ts";
 import { endpoint } from "../core/service.ts";
 import { silentLogger } from "../observability/log.ts";
-import { buildRequest, decodeReply, sampleRequest } from "../sim/cell.ts";
+import { buildRequest, type CellRequest, decodeReply, sampleRequest } from "../sim/cell.ts";
 import {
   type AmqpTls,
   BrokerAdmin,
@@ -152,45 +152,57 @@ async function roundTrip(
   let service: RunningService | undefined;
   let cell: CellClient | undefined;
   try {
-    if (!options.live) {
-      service = await startService({
-        url: options.amqpUrl,
-        ...(tls ? { tls } : {}),
-        prefetch: 1,
-        log: silentLogger,
-        consumers: [{
-          label: ext.name,
-          queue: temp,
-          bindings: [extensionBinding(options.exchange, temp)],
-          queueArguments: { "x-expires": 30_000 },
-          handle: endpoint(ext).handle,
-        }],
-      });
-    }
-    cell = await CellClient.connect(options.amqpUrl, tls ? { tls } : {});
-    const request = sampleRequest(ext);
-    const started = performance.now();
-    const reply = decodeReply(
-      await cell.send(
+    return await roundTripRow(what, sampleRequest(ext), async (request) => {
+      if (!options.live) {
+        service = await startService({
+          url: options.amqpUrl,
+          ...(tls ? { tls } : {}),
+          prefetch: 1,
+          log: silentLogger,
+          consumers: [{
+            label: ext.name,
+            queue: temp,
+            bindings: [extensionBinding(options.exchange, temp)],
+            queueArguments: { "x-expires": 30_000 },
+            handle: endpoint(ext).handle,
+          }],
+        });
+      }
+      cell = await CellClient.connect(options.amqpUrl, tls ? { tls } : {});
+      const started = performance.now();
+      const raw = await cell.send(
         options.exchange,
         options.live ? ext.routingKey : temp,
         buildRequest(request),
         { timeoutMs: options.timeout },
-      ),
-    );
-    const ms = (performance.now() - started).toFixed(1);
-    return {
-      what,
-      ok: true,
-      detail: `${request.method} ${request.path} → ${reply.status} in ${ms} ms`,
-    };
-  } catch (e) {
-    return { what, ok: false, detail: scrub((e as Error).message) };
+      );
+      return { status: decodeReply(raw).status, ms: performance.now() - started };
+    });
   } finally {
     await cell?.close();
     await service?.stop(500);
     // The temporary queue goes now; its x-expires only covers a check that was killed.
     if (!options.live) await admin.delete({ queues: [temp] });
+  }
+}
+
+/**
+ * A round-trip row: `run` sends the sample request (starting what it needs first) and answers
+ * the reply's status and how long the exchange took; any error is a failed row, its text
+ * scrubbed of credentials (and of `secrets`).
+ */
+export async function roundTripRow(
+  what: string,
+  request: CellRequest,
+  run: (request: CellRequest) => Promise<{ status: number; ms: number }>,
+  secrets: readonly string[] = [],
+): Promise<CheckRow> {
+  try {
+    const { status, ms } = await run(request);
+    const detail = `${request.method} ${request.path} → ${status} in ${ms.toFixed(1)} ms`;
+    return { what, ok: true, detail };
+  } catch (e) {
+    return { what, ok: false, detail: scrub((e as Error).message, secrets) };
   }
 }
 

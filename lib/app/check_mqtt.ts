@@ -10,11 +10,11 @@
  */
 
 import { type Extension, tripletOf } from "../core/extension.ts";
-import { safeUrl, scrub } from "../core/redact.ts";
+import { safeUrl } from "../core/redact.ts";
 import { endpoint } from "../core/service.ts";
 import { silentLogger } from "../observability/log.ts";
 import { sampleRequest } from "../sim/cell.ts";
-import { buildApiRequest, decodeApiResponse } from "../sim/mqtt_cell.ts";
+import { exchangeOverMqtt } from "../sim/mqtt_cell.ts";
 import { MqttCellClient } from "../transport/mqtt/cell_client.ts";
 import { MQTT_CODEC } from "../transport/mqtt/codec.ts";
 import { probeMqtt } from "../transport/mqtt/probe.ts";
@@ -26,7 +26,7 @@ import {
   type Triplet,
   triplet,
 } from "../transport/mqtt/topics.ts";
-import type { CheckRow } from "./check.ts";
+import { type CheckRow, roundTripRow } from "./check.ts";
 import type { MqttSettings } from "./mqtt_config.ts";
 import type { CellMqtt } from "./request.ts";
 
@@ -81,45 +81,31 @@ async function roundTrip(
   let cell: MqttCellClient | undefined;
   const secrets = [token, ...(inputs.cell.password ? [inputs.cell.password] : [])];
   try {
-    if (!inputs.live) {
-      service = await startMqttService({
-        url: inputs.settings.url,
-        ...(inputs.settings.tls ? { tls: inputs.settings.tls } : {}),
-        log: silentLogger,
-        clientIdPrefix: "vcdext-check",
-        startupRetries: 1,
-        refusedRetryMs: 60_000,
-        extensions: [{
-          label: ext.name,
-          triplet: t,
-          token,
-          handle: endpoint(ext, { codec: MQTT_CODEC }).handle,
-        }],
-      });
-      if (!service.ready()) {
-        throw new Error(`the broker refused ${t.vendor}/${t.name}/${t.version}`);
+    return await roundTripRow(what, sampleRequest(ext), async (request) => {
+      if (!inputs.live) {
+        service = await startMqttService({
+          url: inputs.settings.url,
+          ...(inputs.settings.tls ? { tls: inputs.settings.tls } : {}),
+          log: silentLogger,
+          clientIdPrefix: "vcdext-check",
+          startupRetries: 1,
+          refusedRetryMs: 60_000,
+          extensions: [{
+            label: ext.name,
+            triplet: t,
+            token,
+            handle: endpoint(ext, { codec: MQTT_CODEC }).handle,
+          }],
+        });
+        if (!service.ready()) {
+          throw new Error(`the broker refused ${t.vendor}/${t.name}/${t.version}`);
+        }
       }
-    }
-    cell = await MqttCellClient.connect(inputs.cell.url, inputs.cell);
-    const request = sampleRequest(ext);
-    const message = buildApiRequest(request);
-    const started = performance.now();
-    const reply = decodeApiResponse(
-      await cell.send(
-        { monitor: monitorTopic(t), respond: respondTopic(t) },
-        message.requestId,
-        message.body,
-        inputs.timeout,
-      ),
-    );
-    const ms = (performance.now() - started).toFixed(1);
-    return {
-      what,
-      ok: true,
-      detail: `${request.method} ${request.path} → ${reply.status} in ${ms} ms`,
-    };
-  } catch (e) {
-    return { what, ok: false, detail: scrub((e as Error).message, secrets) };
+      cell = await MqttCellClient.connect(inputs.cell.url, inputs.cell);
+      const topics = { monitor: monitorTopic(t), respond: respondTopic(t) };
+      const { reply, ms } = await exchangeOverMqtt(cell, topics, request, inputs.timeout);
+      return { status: reply.status, ms };
+    }, secrets);
   } finally {
     await cell?.close();
     await service?.stop(500);

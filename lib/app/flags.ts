@@ -129,9 +129,19 @@ function withVcdOptions<Args extends unknown[], Opts extends OptionValues>(
     .addOption(vcdOption.apiVersion());
 }
 
+/** The MQTT broker flags (`serve`, `request`, `check`): URL and TLS. */
+function withMqttBroker<Args extends unknown[], Opts extends OptionValues>(
+  command: Command<Args, Opts>,
+) {
+  return command
+    .addOption(mqttOption.url())
+    .addOption(mqttOption.ca())
+    .addOption(mqttOption.insecure());
+}
+
 /** `serve` (the default command): every flag of the service. */
 export function serveCommand(program: Command) {
-  const notifications = program
+  const broker = program
     .command("serve", { isDefault: true })
     .description(
       "consume the extensions' queues (AMQP), or their MQTT topics (--transport mqtt), or both, " +
@@ -176,11 +186,11 @@ export function serveCommand(program: Command) {
       "Transport (--transport mqtt opens no AMQP connection: no notifications, no blocking tasks):",
     )
     .addOption(mqttOption.transport())
-    .optionsGroup("MQTT (vCD 10.2+'s broker; token in env VCDEXT_MQTT_TOKEN or --mqtt-token-file):")
-    .addOption(mqttOption.url())
+    .optionsGroup(
+      "MQTT (vCD 10.2+'s broker; token in env VCDEXT_MQTT_TOKEN or --mqtt-token-file):",
+    );
+  const notifications = withMqttBroker(broker)
     .addOption(mqttOption.tokenFile())
-    .addOption(mqttOption.ca())
-    .addOption(mqttOption.insecure())
     .addOption(
       new Option(
         "--mqtt-ha",
@@ -265,7 +275,7 @@ function serveLimitsAndLogging<Args extends unknown[], Opts extends OptionValues
 
 /** `request`: play a vCD cell for one request. */
 export function requestCommand(program: Command) {
-  return program
+  const request = program
     .command("request")
     .description("play a vCD cell: publish one request envelope and print the reply")
     .argument("<method>", "HTTP method, e.g. GET")
@@ -306,10 +316,8 @@ export function requestCommand(program: Command) {
     )
     .addOption(timeoutOption("how long to wait for the reply", 10_000))
     .optionsGroup("MQTT (--transport mqtt: the cell publishes an API_REQUEST, labs only):")
-    .addOption(mqttOption.transport())
-    .addOption(mqttOption.url())
-    .addOption(mqttOption.ca())
-    .addOption(mqttOption.insecure())
+    .addOption(mqttOption.transport());
+  return withMqttBroker(request)
     .addOption(
       new Option(
         "--triplet <vendor/name/version>",
@@ -411,7 +419,7 @@ export function registerCommand(program: Command) {
 
 /** `check`: the broker side as `serve` would use it, and a round trip. */
 export function checkCommand(program: Command) {
-  return program
+  const check = program
     .command("check")
     .description(
       "check the broker side: connection and credentials, exchange type, queue declaration and " +
@@ -446,11 +454,9 @@ export function checkCommand(program: Command) {
     )
     .addOption(timeoutOption("how long to wait for each reply", 5000))
     .optionsGroup("MQTT (--transport mqtt or both):")
-    .addOption(mqttOption.transport())
-    .addOption(mqttOption.url())
+    .addOption(mqttOption.transport());
+  return withMqttBroker(check)
     .addOption(mqttOption.tokenFile())
-    .addOption(mqttOption.ca())
-    .addOption(mqttOption.insecure())
     .addOption(mqttCellUserOption());
 }
 

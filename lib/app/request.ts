@@ -12,7 +12,7 @@
 import { compile } from "../core/dispatch.ts";
 import { type Extension, tripletOf } from "../core/extension.ts";
 import { buildRequest, type CellRequest, decodeReply, describeExchange } from "../sim/cell.ts";
-import { buildApiRequest, decodeApiResponse } from "../sim/mqtt_cell.ts";
+import { exchangeOverMqtt } from "../sim/mqtt_cell.ts";
 import { CellClient } from "../transport/amqp/mod.ts";
 import type { MqttTls } from "../transport/mqtt/connection.ts";
 import { monitorTopic, parseTriplet, respondTopic } from "../transport/mqtt/topics.ts";
@@ -190,15 +190,9 @@ async function overMqtt(
   const { MqttCellClient } = await import("../transport/mqtt/cell_client.ts");
   const cell = await MqttCellClient.connect(settings.url, settings);
   try {
-    const message = buildApiRequest(request);
-    const started = performance.now();
-    const raw = await cell.send(
-      { monitor: monitorTopic(t), respond: respondTopic(t) },
-      message.requestId,
-      message.body,
-      options.timeout,
-    );
-    return describeExchange(request, decodeApiResponse(raw), performance.now() - started);
+    const topics = { monitor: monitorTopic(t), respond: respondTopic(t) };
+    const { reply, ms } = await exchangeOverMqtt(cell, topics, request, options.timeout);
+    return describeExchange(request, reply, ms);
   } finally {
     await cell.close();
   }

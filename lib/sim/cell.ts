@@ -119,16 +119,29 @@ export function decodeReply(bytes: Uint8Array): CellReply {
   if (typeof m.statusCode !== "number") throw new TypeError("reply statusCode is not a number");
   if (m.request !== false) throw new TypeError("reply request is not false");
   if (typeof m.body !== "string") throw new TypeError("reply body is not a string");
-  const headers = m.headers ?? {};
-  const body = m.body === "" ? new Uint8Array() : Uint8Array.fromBase64(m.body);
+  return replyOf("reply", m.id, m.statusCode, m.headers ?? {}, m.body);
+}
+
+/**
+ * A reply from its parts as either bus carries them (the body in base64), checked as a cell
+ * would: `Content-Length` must be the body's byte count. `what` names it in errors.
+ */
+export function replyOf(
+  what: string,
+  id: string,
+  status: number,
+  headers: Readonly<Record<string, string | number>>,
+  base64: string,
+): CellReply {
+  const body = base64 === "" ? new Uint8Array() : Uint8Array.fromBase64(base64);
   if (headers["Content-Length"] !== body.byteLength) {
     throw new TypeError(
-      `reply Content-Length ${
+      `${what} Content-Length ${
         headers["Content-Length"]
       } is not the body's ${body.byteLength} bytes`,
     );
   }
-  return { id: m.id, status: m.statusCode, headers, body, text: decoder.decode(body) };
+  return { id, status, headers, body, text: decoder.decode(body) };
 }
 
 const REASONS: Readonly<Record<number, string>> = {

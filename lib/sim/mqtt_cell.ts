@@ -7,7 +7,7 @@
  */
 
 import { parseJson } from "../core/envelope.ts";
-import { buildRequest, type CellReply, type CellRequest } from "./cell.ts";
+import { buildRequest, type CellReply, type CellRequest, replyOf } from "./cell.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -107,13 +107,32 @@ export function decodeApiResponse(bytes: Uint8Array): CellReply {
   if (typeof http.statusCode !== "number") throw new TypeError("statusCode is not a number");
   if (typeof http.body !== "string") throw new TypeError("httpResponse body is not a string");
   const headers = (http.headers ?? {}) as Record<string, string | number>;
-  const body = http.body === "" ? new Uint8Array() : Uint8Array.fromBase64(http.body);
-  if (headers["Content-Length"] !== body.byteLength) {
-    throw new TypeError(
-      `response Content-Length ${
-        headers["Content-Length"]
-      } is not the body's ${body.byteLength} bytes`,
-    );
-  }
-  return { id, status: http.statusCode, headers, body, text: decoder.decode(body) };
+  return replyOf("response", id, http.statusCode, headers, http.body);
+}
+
+/** The simulated cell's MQTT client, as far as a request needs it. */
+export interface MqttCellSender {
+  send(
+    topics: { monitor: string; respond: string },
+    requestId: string,
+    body: Uint8Array,
+    timeoutMs: number,
+  ): Promise<Uint8Array>;
+}
+
+/**
+ * One request over MQTT as a cell makes it: the `API_REQUEST` published on the triplet's
+ * monitor topic, the `API_RESPONSE` with its requestId awaited on the respond topic and decoded.
+ * Answers the reply and how long the exchange took.
+ */
+export async function exchangeOverMqtt(
+  cell: MqttCellSender,
+  topics: { monitor: string; respond: string },
+  request: CellRequest,
+  timeoutMs: number,
+): Promise<{ reply: CellReply; ms: number }> {
+  const message = buildApiRequest(request);
+  const started = performance.now();
+  const raw = await cell.send(topics, message.requestId, message.body, timeoutMs);
+  return { reply: decodeApiResponse(raw), ms: performance.now() - started };
 }

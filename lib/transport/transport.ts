@@ -20,3 +20,15 @@ export interface RunningTransport {
    */
   stop(drainMs: number): Promise<void>;
 }
+
+/**
+ * A service's methods as plain functions, so callers may hand them around detached
+ * (`ready: service.ready`, as the HTTP listener takes it).
+ */
+export function detached(service: RunningTransport): RunningTransport {
+  return {
+    inFlight: () => service.inFlight(),
+    ready: () => service.ready(),
+    stop: (drainMs) => service.stop(drainMs),
+  };
+}

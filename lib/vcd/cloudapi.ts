@@ -17,7 +17,7 @@
 import type { Extension } from "../core/extension.ts";
 import { apiFilters } from "../core/register.ts";
 import { DEFAULT_EXTENSION_VERSION, DEFAULT_VENDOR } from "../core/vcloud.ts";
-import { VcdError } from "./errors.ts";
+import { inStep, VcdError } from "./errors.ts";
 import type { RestClient } from "./registrar.ts";
 
 /** The external services (`POST` creates one; `/<id>` reads, updates, deletes it). */
@@ -225,25 +225,6 @@ async function listAll(
   throw new VcdError(`Cannot list ${path}: more than ${MAX_PAGES} pages`);
 }
 
-/** Runs one step; a `VcdError` becomes one naming the action, the extension and the step. */
-async function inStep<T>(
-  action: CloudApiAction,
-  ext: string,
-  what: string,
-  fn: () => Promise<T>,
-): Promise<T> {
-  try {
-    return await fn();
-  } catch (e) {
-    if (!(e instanceof VcdError)) throw e;
-    throw new VcdError(`Cannot ${action} extension ${ext} over MQTT (${what}): ${e.message}`, {
-      cause: e,
-      ...(e.status === undefined ? {} : { status: e.status }),
-      ...(e.minorErrorCode === undefined ? {} : { minorErrorCode: e.minorErrorCode }),
-    });
-  }
-}
-
 function topicsOf(json: unknown): { monitor: string; respond: string } | undefined {
   const t = (json as Json | undefined)?.mqttTopics as Json | undefined;
   return typeof t?.monitor === "string" && typeof t?.respond === "string"
@@ -274,7 +255,8 @@ export async function registerExternalService(
   if (action !== "unregister" && ext.routes.length === 0) {
     return { ...base, action: "skipped", reason: "no API routes: nothing for vCD to forward" };
   }
-  const step = <T>(what: string, fn: () => Promise<T>) => inStep(action, ext.name, what, fn);
+  const step = <T>(what: string, fn: () => Promise<T>) =>
+    inStep(`${action} extension ${ext.name} over MQTT`, what, fn);
   const json = (method: string, path: string, body: unknown, expect: readonly number[]) =>
     call(client, context.apiVersion, method, path, body, expect);
   const item = `${EXTENSIONS_API_PATH}/${docs.id}`;

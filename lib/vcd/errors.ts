@@ -5,7 +5,7 @@
  */
 
 import { scrub } from "../core/redact.ts";
-import { parseXml } from "../core/xml.ts";
+import { parseXml, XmlError } from "../core/xml.ts";
 
 /** Options of {@linkcode VcdError}. */
 export interface VcdErrorOptions {
@@ -109,4 +109,25 @@ export function reasonOf(error: unknown): string {
     e = e.cause;
   }
   return e instanceof Error ? e.message : String(e);
+}
+
+/**
+ * Runs one step of a multi-call job (registration): a `VcdError`, or an `XmlError` (vCD's answer
+ * is not XML), becomes a `VcdError` saying `Cannot <doing> (<what>): <why>` with the first one's
+ * status and minor code. Anything else is thrown as it is.
+ */
+export async function inStep<T>(doing: string, what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (!(e instanceof VcdError || e instanceof XmlError)) throw e;
+    const detail = e instanceof XmlError ? `vCD's answer is not XML: ${e.message}` : e.message;
+    throw new VcdError(`Cannot ${doing} (${what}): ${detail}`, {
+      cause: e,
+      ...(e instanceof VcdError && e.status !== undefined ? { status: e.status } : {}),
+      ...(e instanceof VcdError && e.minorErrorCode !== undefined
+        ? { minorErrorCode: e.minorErrorCode }
+        : {}),
+    });
+  }
 }

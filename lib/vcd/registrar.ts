@@ -29,8 +29,8 @@ import {
   type ServiceOptions,
   type ServiceRecord,
 } from "../core/register.ts";
-import { VcdError } from "./errors.ts";
-import { parseXml, XmlError } from "../core/xml.ts";
+import { inStep, VcdError } from "./errors.ts";
+import { parseXml } from "../core/xml.ts";
 
 /** The REST calls registration needs: `VcdClient.request`, or a stub in tests. */
 export interface RestClient {
@@ -169,7 +169,8 @@ export async function register(
   if (action === "register" && extension.routes.length === 0) {
     return { extension: name, action: "skipped", filters, reason: NO_ROUTES };
   }
-  const step = <T>(what: string, fn: () => Promise<T>) => inStep(action, name, what, fn);
+  const step = <T>(what: string, fn: () => Promise<T>) =>
+    inStep(`${action} extension ${name}`, what, fn);
   const send = (method: string, href: string, body: string, expect: readonly number[]) =>
     client.request(method, href, { body, contentType: SERVICE_MEDIA_TYPE, expect });
 
@@ -274,28 +275,6 @@ function createdHref(response: { headers: Headers; text: string }): string | und
     // An empty or odd body: the Location header may still say where the service is.
   }
   return response.headers.get("location") ?? undefined;
-}
-
-/** Runs one step; a `VcdError` or `XmlError` becomes a `VcdError` naming it. */
-async function inStep<T>(
-  action: RegisterAction,
-  extension: string,
-  what: string,
-  fn: () => Promise<T>,
-): Promise<T> {
-  try {
-    return await fn();
-  } catch (e) {
-    if (!(e instanceof VcdError || e instanceof XmlError)) throw e;
-    const detail = e instanceof XmlError ? `vCD's answer is not XML: ${e.message}` : e.message;
-    throw new VcdError(`Cannot ${action} extension ${extension} (${what}): ${detail}`, {
-      cause: e,
-      ...(e instanceof VcdError && e.status !== undefined ? { status: e.status } : {}),
-      ...(e instanceof VcdError && e.minorErrorCode !== undefined
-        ? { minorErrorCode: e.minorErrorCode }
-        : {}),
-    });
-  }
 }
 
 /**

@@ -6,7 +6,7 @@
  * connection.
  */
 
-import type { RunningTransport } from "../transport.ts";
+import { detached, type RunningTransport } from "../transport.ts";
 import type { ChannelModel, ConsumeMessage, RecoveringChannelModel } from "amqplib";
 import type { RejectCode, ReplyDecision } from "../../core/seam.ts";
 import { errorFields, type Logger } from "../../observability/log.ts";
@@ -68,12 +68,7 @@ export type RunningService = RunningTransport;
 export async function startService(config: ServiceConfig): Promise<RunningService> {
   const service = new AmqpService(config);
   await service.connect();
-  // Plain functions: callers hand them around detached (`ready: service.ready`).
-  return {
-    inFlight: () => service.inFlight(),
-    ready: () => service.ready(),
-    stop: (drainMs) => service.stop(drainMs),
-  };
+  return detached(service);
 }
 
 /** The state behind {@linkcode RunningService}. */

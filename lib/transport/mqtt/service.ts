@@ -18,7 +18,7 @@ import { errorFields, type Logger } from "../../core/logger.ts";
 import type { Decision, Delivery, RejectCode, ReplyDecision } from "../../core/seam.ts";
 import { classify } from "./codec.ts";
 import { type BackoffPolicy, BROKER_RECONNECT } from "../../core/retry.ts";
-import type { RunningTransport } from "../transport.ts";
+import { detached, type RunningTransport } from "../transport.ts";
 import { MqttLink, type MqttTls } from "./connection.ts";
 import { formatTriplet, monitorTopic, respondTopic, type Triplet } from "./topics.ts";
 
@@ -314,11 +314,8 @@ class MqttService implements RunningMqttService {
 export async function startMqttService(config: MqttServiceConfig): Promise<RunningMqttService> {
   const service = new MqttService(config);
   await service.start();
-  // Plain functions: callers hand them around detached (`ready: service.ready`).
   return {
-    inFlight: () => service.inFlight(),
-    ready: () => service.ready(),
-    stop: (drainMs) => service.stop(drainMs),
+    ...detached(service),
     pause: (label) => service.pause(label),
     resume: (label) => service.resume(label),
     connected: () => service.connected(),
