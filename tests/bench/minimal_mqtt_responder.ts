@@ -16,8 +16,10 @@
  *
  * ```
  * deno run -A tests/bench/minimal_mqtt_responder.ts --url mqtt://127.0.0.1:1883 \
- *   --triplet vendor/name/1.0.0
+ *   --triplet vendor/name/1.0.0 [--no-delay]
  * ```
+ *
+ * `--no-delay` (diagnostic) sets TCP_NODELAY on its socket, which the mqtt client does not.
  *
  * Prints `ready` on stdout once subscribed; stops on SIGTERM/SIGINT.
  */
@@ -34,6 +36,8 @@ const url = flag("url") ?? "mqtt://127.0.0.1:1883";
 const triplet = flag("triplet") ?? "vcdext-bench/minimal/1.0.0";
 const monitor = `topic/extension/${triplet}/ext`;
 const respond = `topic/extension/${triplet}/vcd`;
+/** Diagnostic: TCP_NODELAY on its socket (the mqtt client leaves Nagle's algorithm on). */
+const noDelay = Deno.args.includes("--no-delay");
 
 /** The fixed response around its requestId: `HEAD + requestId + TAIL`. */
 const [HEAD, TAIL] = (() => {
@@ -81,6 +85,7 @@ const client = await mqtt.connectAsync(url, {
   reconnectPeriod: 1_000,
 });
 client.on("error", () => {});
+if (noDelay) (client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
 client.on("message", (_topic, payload) => {
   const m = REQUEST_ID.exec(decoder.decode(payload));
   if (!m) return;

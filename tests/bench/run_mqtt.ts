@@ -9,7 +9,7 @@
  * ```
  * deno run -A tests/bench/run_mqtt.ts [--quick] [--levels 1,16,128] [--v8-flags FLAGS]
  *   [--vcdext-v8-flags FLAGS] [--log-level info] [--cpu-prof DIR] [--show-stderr]
- *   [--url mqtt://127.0.0.1:1883]
+ *   [--url mqtt://127.0.0.1:1883] [--broker-pid PID]
  * ```
  *
  * The method is `run.ts`'s (shared through `ab.ts`): the same request mix (`workload.ts`: JSON
@@ -64,7 +64,8 @@ const LOG_LEVEL = argValue(args, "--log-level") ?? "warn";
 const CPU_PROF_DIR = argValue(args, "--cpu-prof");
 const SHOW_STDERR = args.includes("--show-stderr");
 const PLAN = plan(QUICK, argValue(args, "--levels")?.split(",").map(Number));
-const BROKER_PID = pidOf("mosquitto");
+/** The broker's pid for its CPU time: `--broker-pid`, else the oldest `mosquitto` (the shared one). */
+const BROKER_PID = Number(argValue(args, "--broker-pid")) || pidOf("mosquitto");
 
 /** Requests as a cell publishes them on MQTT; the id is matched by `headers.requestId`. */
 const MQTT_FORMAT: WireFormat = {
