@@ -38,9 +38,32 @@
  */
 
 import { BrokerAdmin, CellClient } from "../../lib/transport/amqp/mod.ts";
-import { decodeReply } from "../../lib/sim/cell.ts";
-import { cellRequest, EXPECTED_STATUS, mix } from "./workload.ts";
-import { buildRequest } from "../../lib/sim/cell.ts";
+import { buildRequest, decodeReply } from "../../lib/sim/cell.ts";
+import { cellRequest } from "./workload.ts";
+import {
+  argValue as argOf,
+  CLK_TCK,
+  f,
+  measure,
+  nproc as nprocOf,
+  pairs,
+  pidOf,
+  plan,
+  printHeader,
+  printRssTable,
+  printRun,
+  REPLY_TIMEOUT_MS,
+  type Responder as Spawned,
+  responder,
+  type RunResult,
+  sleep,
+  spawn,
+  startTaskV8Flags,
+  stopChild,
+  summarize,
+  ticketIdOf,
+  vmMB,
+} from "./ab.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Settings
@@ -50,12 +73,7 @@ const QUICK = args.includes("--quick");
 const CONFIRM_BASELINE = args.includes("--confirm-baseline");
 /** Diagnostic: the baseline runs vcdext's pure path behind its bare AMQP loop. */
 const ENDPOINT_BASELINE = args.includes("--endpoint-baseline");
-/** The value of `--name value` or `--name=value`. */
-const argValue = (name: string): string | undefined => {
-  const i = args.indexOf(name);
-  if (i >= 0) return args[i + 1];
-  return args.find((a) => a.startsWith(`${name}=`))?.slice(name.length + 1);
-};
+const argValue = (name: string) => argOf(args, name);
 const URL_ = argValue("--url") ?? Deno.env.get("VCDEXT_BENCH_AMQP_URL") ??
   "amqp://guest:guest@127.0.0.1:5672";
 const CPU_PROF_DIR = argValue("--cpu-prof");
@@ -66,12 +84,6 @@ const V8_FLAGS = argValue("--v8-flags");
  * `--vcdext-v8-flags` replaces them (experiments; `--vcdext-v8-flags=` for none).
  */
 const VCDEXT_V8_FLAGS = argValue("--vcdext-v8-flags") ?? await startTaskV8Flags();
-
-async function startTaskV8Flags(): Promise<string | undefined> {
-  const config = JSON.parse(await Deno.readTextFile(new URL("../../deno.json", import.meta.url)));
-  const command: string = config.tasks.start.command;
-  return /--v8-flags=(\S+)/.exec(command)?.[1];
-}
 /** vcdext's log level: `warn` by default (no access log); `info` measures the access log too. */
 const LOG_LEVEL = argValue("--log-level") ?? "warn";
 /** Only these levels (e.g. `128` or `1,128`), for profiling one regime. */
@@ -81,157 +93,18 @@ const MEMORY_REPORT = args.includes("--memory-report");
 const SHOW_STDERR = args.includes("--show-stderr") || MEMORY_REPORT;
 const STDERR_LINES = SHOW_STDERR ? 400 : 40;
 
-interface Level {
-  readonly inFlight: number;
-  /** Requests per run. */
-  readonly count: number;
-}
-
-const ALL_LEVELS: readonly Level[] = QUICK
-  ? [{ inFlight: 1, count: 1_000 }, { inFlight: 16, count: 4_000 }, {
-    inFlight: 128,
-    count: 10_000,
-  }]
-  : [{ inFlight: 1, count: 1_500 }, { inFlight: 16, count: 8_000 }, {
-    inFlight: 128,
-    count: 20_000,
-  }];
-const LEVELS = ALL_LEVELS.filter((l) => !ONLY_LEVELS || ONLY_LEVELS.includes(l.inFlight));
-const PAIRS = QUICK ? 2 : 5;
-/** A run stops issuing requests after this long, whatever its count. */
-const RUN_CAP_MS = QUICK ? 6_000 : 25_000;
-const WARMUP = QUICK ? { high: 2_000, low: 100 } : { high: 6_000, low: 300 };
+const PLAN = plan(QUICK, ONLY_LEVELS);
+const { levels: LEVELS, pairs: PAIRS, runCapMs: RUN_CAP_MS, warmup: WARMUP } = PLAN;
 const FLAT = { small: 10_000, large: 100_000, capMs: 90_000, tolerance: 1.15 };
-const REPLY_TIMEOUT_MS = 10_000;
-
-const ROOT = new URL("../../", import.meta.url).pathname;
-const CLK_TCK = await (async () => {
-  try {
-    const out = await new Deno.Command("getconf", { args: ["CLK_TCK"], stdout: "piped" }).output();
-    const n = Number(new TextDecoder().decode(out.stdout).trim());
-    return Number.isFinite(n) && n > 0 ? n : 100;
-  } catch {
-    return 100;
-  }
-})();
-
-// ---------------------------------------------------------------------------------------------
-// /proc readings
-
-/** utime+stime of a process in µs (all its threads), or NaN when it cannot be read. */
-function cpuMicros(pid: number | "self"): number {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    // Fields after the command name (which may contain spaces) start after the last ")".
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    const ticks = Number(fields[11]) + Number(fields[12]); // fields 14 and 15 of stat(5)
-    return (ticks * 1e6) / CLK_TCK;
-  } catch {
-    return NaN;
-  }
-}
-
-/** A `Vm…` line of /proc/<pid>/status in MB. */
-function vmMB(pid: number, key: "VmRSS" | "VmHWM"): number {
-  try {
-    const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-    const m = new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(status);
-    return m ? Number(m[1]) / 1024 : NaN;
-  } catch {
-    return NaN;
-  }
-}
-
-/** Resets the peak RSS (`VmHWM`) to the current RSS; false when the kernel refuses. */
-function resetPeak(pid: number): boolean {
-  try {
-    Deno.writeTextFileSync(`/proc/${pid}/clear_refs`, "5");
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** The broker's pid (beam.smp), only to read its CPU time; undefined when not found. */
-function brokerPid(): number | undefined {
-  try {
-    for (const e of Deno.readDirSync("/proc")) {
-      if (!/^\d+$/.test(e.name)) continue;
-      try {
-        if (Deno.readTextFileSync(`/proc/${e.name}/comm`).trim() === "beam.smp") {
-          return Number(e.name);
-        }
-      } catch { /* gone */ }
-    }
-  } catch { /* no /proc */ }
-  return undefined;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Responders
 
-interface Responder {
-  readonly name: "vcdext" | "minimal";
+/** A responder on its own exchange and queue. */
+interface Responder extends Spawned {
   readonly exchange: string;
   readonly queue: string;
   readonly routingKey: string;
-  readonly child: Deno.ChildProcess;
-  readonly pid: number;
-  /** Last lines of its stderr, to show when something fails. */
-  readonly stderr: string[];
-  /** Ticket ids its POSTs returned, not deleted yet. */
-  readonly live: string[];
-  /** The ticket the GETs read. */
-  seed: string;
-  idleRssStart: number;
-  idleRssEnd: number;
-  /** False when the peak could not be reset per run (then it is the process's peak). */
-  peakResettable: boolean;
-}
-
-function spawn(cmdArgs: string[], name: Responder["name"]): {
-  child: Deno.ChildProcess;
-  stderr: string[];
-} {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: cmdArgs,
-    cwd: ROOT,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1", RUST_BACKTRACE: "0" },
-  }).spawn();
-  const stderr: string[] = [];
-  const drain = async (stream: ReadableStream<Uint8Array>, keep: boolean) => {
-    const lines = stream.pipeThrough(new TextDecoderStream());
-    for await (const chunk of lines) {
-      if (!keep) continue;
-      for (const line of chunk.split("\n")) {
-        if (line.trim() === "") continue;
-        stderr.push(`[${name}] ${line}`);
-        if (stderr.length > STDERR_LINES) stderr.shift();
-      }
-    }
-  };
-  drain(child.stdout, SHOW_STDERR).catch(() => {});
-  drain(child.stderr, true).catch(() => {});
-  return { child, stderr };
-}
-
-async function stopChild(r: { child: Deno.ChildProcess; pid: number; name: string }) {
-  try {
-    r.child.kill("SIGTERM");
-  } catch { /* already gone */ }
-  const exited = await Promise.race([
-    r.child.status.then(() => true),
-    new Promise<false>((res) => setTimeout(() => res(false), 8_000)),
-  ]);
-  if (!exited) {
-    try {
-      r.child.kill("SIGKILL");
-    } catch { /* already gone */ }
-    await r.child.status.catch(() => {});
-  }
 }
 
 async function waitConsuming(admin: BrokerAdmin, r: Responder): Promise<void> {
@@ -250,45 +123,12 @@ async function waitConsuming(admin: BrokerAdmin, r: Responder): Promise<void> {
   );
 }
 
-const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
-
 // ---------------------------------------------------------------------------------------------
 // One run
 
-interface RunResult {
-  readonly responder: Responder["name"];
-  readonly inFlight: number;
-  readonly n: number;
-  readonly seconds: number;
-  readonly rps: number;
-  readonly p50: number;
-  readonly p90: number;
-  readonly p99: number;
-  /** µs of CPU per request: responder, driver, broker. */
-  readonly cpu: number;
-  readonly driverCpu: number;
-  readonly brokerCpu: number;
-  readonly peakRss: number;
-  readonly lost: number;
-  readonly duplicated: number;
-  readonly mismatched: number;
-  /** Unexpected statuses and failures, counted, for the report. */
-  readonly problems: Map<string, number>;
-}
-
-const BROKER_PID = brokerPid();
+/** The broker's pid (beam.smp), only to read its CPU time; undefined when not found. */
+const BROKER_PID = pidOf("beam.smp");
 let runSeq = 0;
-
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
-
-function ticketIdOf(location: unknown): string | undefined {
-  if (typeof location !== "string") return undefined;
-  const id = location.slice(location.lastIndexOf("/") + 1);
-  return /^\d+$/.test(id) ? id : undefined;
-}
 
 async function run(
   r: Responder,
@@ -300,121 +140,34 @@ async function run(
 ): Promise<RunResult> {
   const prefix = (++runSeq).toString(16).padStart(4, "0") +
     crypto.randomUUID().slice(0, 4);
-  const nextRequest = mix(prefix, r.seed, r.live);
   const cell = await CellClient.connect(URL_, { replyExchange: cellExchange });
-  const latencies = new Float64Array(count);
-  const problems = new Map<string, number>();
-  const problem = (what: string) => problems.set(what, (problems.get(what) ?? 0) + 1);
-  let next = 0;
-  let done = 0;
-  let lost = 0;
-  let mismatched = 0;
   // The baseline's fixed reply carries neither the id nor the status (except in --endpoint mode).
   const strict = r.name === "vcdext" || ENDPOINT_BASELINE;
-
-  r.peakResettable = resetPeak(r.pid) && r.peakResettable;
-  const cpu0 = cpuMicros(r.pid);
-  const drv0 = cpuMicros("self");
-  const brk0 = BROKER_PID === undefined ? NaN : cpuMicros(BROKER_PID);
-  const t0 = performance.now();
-
-  async function worker(): Promise<void> {
-    while (next < count && performance.now() - t0 < capMs) {
-      const { kind, id, body } = nextRequest(next++);
-      const started = performance.now();
-      let raw: Uint8Array;
-      try {
-        raw = await cell.send(r.exchange, r.routingKey, { id, body }, {
+  try {
+    const result = await measure(r, {
+      send: ({ id, body }) =>
+        cell.send(r.exchange, r.routingKey, { id, body }, {
           correlationId: id,
           timeoutMs: REPLY_TIMEOUT_MS,
-        });
-      } catch (e) {
-        lost++;
-        problem(`lost: ${(e as Error).message.slice(0, 60)}`);
-        continue;
-      }
-      latencies[done++] = performance.now() - started;
-      try {
-        const reply = decodeReply(raw);
-        if (strict && reply.id !== id) {
-          mismatched++;
-          problem("reply id is not the request id");
-        } else if (strict && reply.status !== EXPECTED_STATUS[kind]) {
-          mismatched++;
-          problem(`${kind} answered ${reply.status}`);
-        } else if (kind.startsWith("post")) {
-          const ticket = ticketIdOf(reply.headers["Location"]);
-          if (ticket !== undefined) r.live.push(ticket);
-        }
-      } catch (e) {
-        mismatched++;
-        problem(`undecodable reply: ${(e as Error).message.slice(0, 60)}`);
-      }
-    }
-  }
-
-  try {
-    await Promise.all(Array.from({ length: inFlight }, worker));
-    const seconds = (performance.now() - t0) / 1000;
-    const cpu1 = cpuMicros(r.pid);
-    const drv1 = cpuMicros("self");
-    const brk1 = BROKER_PID === undefined ? NaN : cpuMicros(BROKER_PID);
-    const peakRss = vmMB(r.pid, "VmHWM");
-    await sleep(150); // let a late duplicate arrive before counting
-    const sorted = latencies.subarray(0, done).sort();
-    const result: RunResult = {
-      responder: r.name,
+        }),
+      decode: decodeReply,
+      get unmatched() {
+        return cell.unmatched;
+      },
+    }, {
       inFlight,
-      n: done,
-      seconds,
-      rps: done / seconds,
-      p50: percentile(sorted, 50),
-      p90: percentile(sorted, 90),
-      p99: percentile(sorted, 99),
-      cpu: (cpu1 - cpu0) / done,
-      driverCpu: (drv1 - drv0) / done,
-      brokerCpu: (brk1 - brk0) / done,
-      peakRss,
-      lost,
-      duplicated: cell.unmatched,
-      mismatched,
-      problems,
-    };
+      count,
+      capMs,
+      strictId: strict,
+      strictStatus: strict,
+      brokerPid: BROKER_PID,
+      prefix,
+    });
     if (!quiet) printRun(result);
     return result;
   } finally {
     await cell.close();
   }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Output
-
-const f = (n: number, digits = 0, width = 7) =>
-  (Number.isFinite(n) ? n.toFixed(digits) : "n/a").padStart(width);
-
-function printHeader(): void {
-  console.log(
-    "responder  in-flight      n     s    req/s  p50 ms  p90 ms  p99 ms  cpu µs/req" +
-      "  drv µs  brk µs  peak MB  lost dup bad",
-  );
-}
-
-function printRun(x: RunResult): void {
-  console.log(
-    `${x.responder.padEnd(9)} ${f(x.inFlight, 0, 10)} ${f(x.n, 0, 6)} ${f(x.seconds, 1, 5)} ` +
-      `${f(x.rps, 0, 8)} ${f(x.p50, 2)} ${f(x.p90, 2)} ${f(x.p99, 2)} ${f(x.cpu, 1, 11)} ` +
-      `${f(x.driverCpu, 1)} ${f(x.brokerCpu, 1)} ${f(x.peakRss, 1, 8)} ${f(x.lost, 0, 5)} ` +
-      `${f(x.duplicated, 0, 3)} ${f(x.mismatched, 0, 3)}`,
-  );
-  for (const [what, n] of x.problems) console.log(`    ! ${n} × ${what}`);
-}
-
-function median(values: readonly number[]): number {
-  const s = values.filter(Number.isFinite).sort((a, b) => a - b);
-  if (s.length === 0) return NaN;
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -428,10 +181,7 @@ async function main(): Promise<number> {
     cell: `${tag}.cell`,
   };
   const started = Date.now();
-  const nproc = await new Deno.Command("nproc", { stdout: "piped" }).output().then(
-    (o) => new TextDecoder().decode(o.stdout).trim(),
-    () => String(navigator.hardwareConcurrency),
-  );
+  const nproc = await nprocOf();
   const command = `deno run -A tests/bench/run.ts${args.length ? " " + args.join(" ") : ""}`;
   console.log(
     `vcdext benchmark ${QUICK ? "(quick) " : ""}— ${
@@ -500,19 +250,11 @@ async function main(): Promise<number> {
     for (
       const [name, cmdArgs] of [["vcdext", vcdextArgs], ["minimal", minimalArgs]] as const
     ) {
-      const { child, stderr } = spawn([...cmdArgs], name);
-      responders.push({
-        name,
-        ...names[name],
-        child,
-        pid: child.pid,
-        stderr,
-        live: [],
-        seed: "1",
-        idleRssStart: NaN,
-        idleRssEnd: NaN,
-        peakResettable: true,
+      const started = spawn([...cmdArgs], name, {
+        showStdout: SHOW_STDERR,
+        keepLines: STDERR_LINES,
       });
+      responders.push({ ...responder(name, started), ...names[name] });
     }
     console.log(
       `started ${responders.map((r) => `${r.name} pid ${r.pid}`).join(", ")}: ` +
@@ -554,12 +296,14 @@ async function main(): Promise<number> {
     const results: RunResult[] = [];
     const [vcdext, minimal] = responders as [Responder, Responder];
     for (const level of LEVELS) {
-      for (let pair = 0; pair < PAIRS; pair++) {
-        const order = pair % 2 === 0 ? [vcdext, minimal] : [minimal, vcdext];
-        for (const r of order) {
-          results.push(await run(r, names.cell, level.inFlight, level.count, RUN_CAP_MS));
-        }
-      }
+      results.push(
+        ...await pairs(
+          vcdext,
+          minimal,
+          PAIRS,
+          (r) => run(r as Responder, names.cell, level.inFlight, level.count, RUN_CAP_MS),
+        ),
+      );
     }
 
     // CPU per request, short against long run (vcdext only; full run only).
@@ -581,20 +325,10 @@ async function main(): Promise<number> {
     }
 
     // Summary.
-    const of = (name: Responder["name"], inFlight: number) =>
-      results.filter((x) => x.responder === name && x.inFlight === inFlight).slice(0, PAIRS);
-    const pairRatio = (inFlight: number, pick: (x: RunResult) => number) => {
-      const a = of("vcdext", inFlight);
-      const b = of("minimal", inFlight);
-      return median(a.map((x, i) => pick(x) / pick(b[i]!)));
-    };
-    const med = (name: Responder["name"], inFlight: number, pick: (x: RunResult) => number) =>
-      median(of(name, inFlight).map(pick));
-    const errors = warmupErrors +
-      results.reduce((s, x) => s + x.lost + x.duplicated + x.mismatched, 0);
+    const summary = summarize(results, PAIRS);
+    const { med, pairRatio, peak } = summary;
+    const errors = warmupErrors + summary.errors;
     failed = errors > 0;
-    const peak = (name: Responder["name"]) =>
-      Math.max(...results.filter((x) => x.responder === name).map((x) => x.peakRss));
 
     console.log(
       `\n## Summary (${new Date().toISOString().slice(0, 10)}, nproc ${nproc}, ${
@@ -618,18 +352,7 @@ async function main(): Promise<number> {
         } |`,
       );
     }
-    console.log(
-      `\n| RSS MB | idle at start | idle at end | peak (VmHWM${
-        vcdext.peakResettable ? ", per run" : ", process"
-      }) |\n|---|---:|---:|---:|`,
-    );
-    for (const r of responders) {
-      console.log(
-        `| ${r.name} | ${f(r.idleRssStart, 1, 0)} | ${f(r.idleRssEnd, 1, 0)} | ${
-          f(peak(r.name), 1, 0)
-        } |`,
-      );
-    }
+    printRssTable(summary, responders);
 
     if (LEVELS.length < 3) console.log("\n(some levels skipped: targets below may be n/a)");
     const rps128 = pairRatio(128, (x) => x.rps);

@@ -142,13 +142,28 @@ export interface Template {
 
 const encoder = new TextEncoder();
 
+/**
+ * How a request goes on the wire, and the field its id is matched by: the AMQP envelope
+ * (`"id"`, the default) or, for MQTT, an `API_REQUEST` (`"requestId"`).
+ */
+export interface WireFormat {
+  readonly build: (request: CellRequest) => Uint8Array;
+  readonly idField: string;
+}
+
+/** The AMQP envelope of lib/sim/cell.ts. */
+export const AMQP_FORMAT: WireFormat = {
+  build: (request) => buildRequest(request).body,
+  idField: "id",
+};
+
 /** Builds a template for a kind (GET/DELETE templates name `ticket`). */
-export function template(kind: Kind, ticket: string): Template {
-  const { body } = buildRequest(cellRequest(kind, ticket, PLACEHOLDER_ID));
-  const needle = `"id":"${PLACEHOLDER_ID}"`;
+export function template(kind: Kind, ticket: string, format: WireFormat = AMQP_FORMAT): Template {
+  const body = format.build(cellRequest(kind, ticket, PLACEHOLDER_ID));
+  const needle = `"${format.idField}":"${PLACEHOLDER_ID}"`;
   const at = new TextDecoder().decode(body).indexOf(needle);
   if (at < 0) throw new Error("placeholder id not found in the envelope");
-  return { bytes: body, idOffset: at + 6 };
+  return { bytes: body, idOffset: at + needle.indexOf(PLACEHOLDER_ID) };
 }
 
 /** A copy of the template carrying `id` (36 ASCII characters). */
@@ -168,12 +183,18 @@ export interface MixRequest {
 /**
  * The requests of one run, by sequence number: ids are `requestId(prefix, seq)`, GETs read
  * `ticket`, and a DELETE takes the oldest ticket from `live` (where the caller puts the ids its
- * POSTs got back); with nothing to delete yet it becomes a GET in the same format.
+ * POSTs got back); with nothing to delete yet it becomes a GET in the same format. Envelopes
+ * are AMQP's unless `format` says otherwise.
  */
-export function mix(prefix: string, ticket: string, live: string[]): (seq: number) => MixRequest {
+export function mix(
+  prefix: string,
+  ticket: string,
+  live: string[],
+  format: WireFormat = AMQP_FORMAT,
+): (seq: number) => MixRequest {
   const templates = new Map<Kind, Template>();
   for (const kind of new Set(CYCLE)) {
-    if (!kind.startsWith("delete")) templates.set(kind, template(kind, ticket));
+    if (!kind.startsWith("delete")) templates.set(kind, template(kind, ticket, format));
   }
   return (seq) => {
     let kind = CYCLE[seq % CYCLE.length]!;
@@ -181,7 +202,7 @@ export function mix(prefix: string, ticket: string, live: string[]): (seq: numbe
     if (kind.startsWith("delete")) {
       const doomed = live.shift();
       if (doomed !== undefined) {
-        return { kind, id, body: buildRequest(cellRequest(kind, doomed, id)).body };
+        return { kind, id, body: format.build(cellRequest(kind, doomed, id)) };
       }
       kind = kind === "delete-json" ? "get-json" : "get-xml";
     }
