@@ -16,10 +16,11 @@
  *
  * ```
  * deno run -A tests/bench/minimal_mqtt_responder.ts --url mqtt://127.0.0.1:1883 \
- *   --triplet vendor/name/1.0.0 [--no-delay]
+ *   --triplet vendor/name/1.0.0 [--nagle]
  * ```
  *
- * `--no-delay` (diagnostic) sets TCP_NODELAY on its socket, which the mqtt client does not.
+ * It sets TCP_NODELAY on its socket, as vcdext does (the mqtt client does not);
+ * `--nagle` (diagnostic) leaves Nagle's algorithm on.
  *
  * Prints `ready` on stdout once subscribed; stops on SIGTERM/SIGINT.
  */
@@ -37,7 +38,7 @@ const triplet = flag("triplet") ?? "vcdext-bench/minimal/1.0.0";
 const monitor = `topic/extension/${triplet}/ext`;
 const respond = `topic/extension/${triplet}/vcd`;
 /** Diagnostic: TCP_NODELAY on its socket (the mqtt client leaves Nagle's algorithm on). */
-const noDelay = Deno.args.includes("--no-delay");
+const noDelay = !Deno.args.includes("--nagle");
 
 /** The fixed response around its requestId: `HEAD + requestId + TAIL`. */
 const [HEAD, TAIL] = (() => {

@@ -15,7 +15,7 @@ import mqtt from "mqtt";
 import type { IClientOptions, MqttClient } from "mqtt";
 import { Buffer } from "node:buffer";
 import { safeUrl, scrub } from "../../core/redact.ts";
-import type { MqttTls } from "./connection.ts";
+import { type MqttTls, noDelay } from "./connection.ts";
 
 /** Options of {@linkcode MqttCellClient.connect}. */
 export interface MqttCellOptions {
@@ -93,6 +93,7 @@ export class MqttCellClient {
     };
     try {
       const client = await mqtt.connectAsync(url, config);
+      noDelay(client);
       client.on("error", () => {});
       return new MqttCellClient(client);
     } catch (e) {
