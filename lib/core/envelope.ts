@@ -279,6 +279,16 @@ export function decodeRequest(bytes: Uint8Array, limits: DecodeLimits = {}): Vcd
   if (!Array.isArray(parsed)) {
     throw new EnvelopeError("body is not a JSON array [request, securityContext, context]");
   }
+  return decodeElements(parsed, limits);
+}
+
+/**
+ * The request from the envelope's elements `[request, securityContext, context]`, already
+ * parsed (by {@linkcode parseJson}, which drops `__proto__` keys): what {@linkcode decodeRequest}
+ * does after parsing, for a bus that carries the same elements in another wrapper (MQTT's
+ * `httpRequest`). Checks the body against `maxBodyBytes`; the message size is the caller's.
+ */
+export function decodeElements(parsed: readonly unknown[], limits: DecodeLimits = {}): VcdRequest {
   const http = parsed[0];
   if (!isRecord(http)) throw new EnvelopeError("element 0 (the HTTP request) is not an object");
 

@@ -9,11 +9,8 @@
  *
  * **How a request is decoded.** `httpRequest` is base64 of `{message, securityContext,
  * context}`; `message` is element 0 of the AMQP envelope and `securityContext` element 1 plus
- * `apiAccessToken`. lib/core/envelope.ts exports no decoder of those elements on their own, so
- * this codec rebuilds the AMQP array `[message, securityContext, context]` as JSON bytes and
- * hands it to `decodeRequest`: the inner JSON is parsed twice and written once (about three
- * passes over the request instead of one). Exporting the element decoding of `decodeRequest`
- * (its body after `JSON.parse`) from envelope.ts would remove that cost.
+ * `apiAccessToken`. The inner JSON is parsed once, and its elements go through
+ * lib/core/envelope.ts's `decodeElements`, the same checks as an AMQP envelope's after parsing.
  *
  * **The caller's credential.** On AMQP a handler calls vCD as the caller with the forwarded
  * `Authorization` header. Here `apiAccessToken` (from `securityContext`, else from the
@@ -31,8 +28,8 @@
 
 import { isRecord, type Json, own } from "../../core/json.ts";
 import {
+  decodeElements,
   type DecodeLimits,
-  decodeRequest,
   EnvelopeError,
   parseJson,
   type Reply,
@@ -259,7 +256,7 @@ export function decodeApiRequest(bytes: Uint8Array, limits: DecodeLimits = {}): 
   const rawSecurity = field(http, "securityContext");
   const security = isRecord(rawSecurity) ? rawSecurity : outerContext;
   const token = accessToken(rawSecurity, outerContext);
-  // The AMQP envelope, rebuilt: element 0 answers to the MQTT requestId and carries the
+  // The AMQP envelope's elements: element 0 answers to the MQTT requestId and carries the
   // caller's credential as a header; element 1 without the token (see the module doc).
   const envelope = [
     { ...request, id: requestId, headers: withCredential(field(request, "headers"), token) },
@@ -271,9 +268,9 @@ export function decodeApiRequest(bytes: Uint8Array, limits: DecodeLimits = {}): 
     },
     field(http, "context"),
   ];
-  // The envelope was checked against maxEnvelopeBytes already (as httpRequest).
-  return decodeRequest(
-    encoder.encode(JSON.stringify(envelope)),
+  // Checked against maxEnvelopeBytes already (as httpRequest); read as the AMQP elements are.
+  return decodeElements(
+    envelope,
     limits.maxBodyBytes === undefined ? {} : { maxBodyBytes: limits.maxBodyBytes },
   );
 }
