@@ -36,6 +36,7 @@ import {
   vcdClientFrom,
 } from "./config.ts";
 import { type MqttSettings, mqttSettings } from "./mqtt_config.ts";
+import { registryWithRightIds } from "./rights.ts";
 
 /** What {@linkcode serve} wires in besides its options. */
 export interface ServeDeps {
@@ -234,12 +235,13 @@ export async function serve(
   const { log } = deps;
   const metrics = vcdextMetrics();
   const limits = checkedLimits(options);
-  // Every setting is read and checked before the first connection.
-  const mqtt = await mqttPlan(options, deps.registry, log);
+  // Every setting is read and checked before the first connection; rights by name become ids.
+  const registry = await registryWithRightIds(options, deps.registry, log);
+  const mqtt = await mqttPlan(options, registry, log);
   const amqp = options.transport !== "mqtt";
   const vcd = amqp ? await vcdClientFrom(options, log) : undefined;
   const consumers = amqp
-    ? consumersFor(options, deps.registry, log, vcd, metrics).map((c) => ({ ...c, ...extra }))
+    ? consumersFor(options, registry, log, vcd, metrics).map((c) => ({ ...c, ...extra }))
     : [];
   const tls = amqp ? await amqpTls(options) : undefined;
   const starts: (() => Promise<RunningTransport>)[] = [];

@@ -9,6 +9,7 @@ import type { SecurityContext, VcdRequest } from "./envelope.ts";
 import type { Logger } from "./logger.ts";
 import { compileTypePattern, type NotificationEvent } from "./notification.ts";
 import type { Format } from "./negotiate.ts";
+import { rightsProblem } from "./rights.ts";
 import type { XmlElement, XmlNode } from "./xml.ts";
 import { DEFAULT_EXTENSION_VERSION, DEFAULT_VENDOR } from "./vcloud.ts";
 
@@ -84,7 +85,12 @@ export interface Route<S extends string, B, T> {
   readonly produces?: Representation<T>;
   /** How the request entity is decoded; without it the entity is ignored. */
   readonly consumes?: BodyDecoder<B>;
-  /** Rights the caller must hold, all of them (`urn:vcloud:right:<uuid>`); 403 otherwise. */
+  /**
+   * Rights the caller must hold, all of them; 403 otherwise. Each is a right's id
+   * (`urn:vcloud:right:<uuid>`) or the name of one of the extension's own rights, short
+   * (`Ticket Admin`) or qualified (`{namespace}:Ticket Admin`): `register` creates named rights
+   * in vCD, `serve` looks up their ids at start (it needs `--vcd-url`; see lib/core/rights.ts).
+   */
   readonly rights?: readonly string[];
   /** Produces the result; throw `HttpError` to answer with an error. */
   handle(
@@ -262,6 +268,8 @@ function checkRoute(where: string, r: AnyRoute, index: number): void {
       throw new TypeError(`${where}: ${r.method} ${r.path} lists format ${f} without a form`);
     }
   }
+  const rights = rightsProblem(r.rights);
+  if (rights) throw new TypeError(`${where}: ${r.method} ${r.path}: ${rights}`);
 }
 
 const METHODS: readonly string[] = ["GET", "PUT", "POST", "DELETE", "PATCH"];

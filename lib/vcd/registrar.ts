@@ -1,7 +1,8 @@
 /**
  * @module Registers an extension in vCD through its REST API (wire format, section 8): finds the
  * extension service by name, then creates or updates it, disables it, or disables and deletes
- * it. The HTTP client is injected ({@linkcode RestClient}; `VcdClient` satisfies it), so this
+ * it; on register, also creates the rights its routes declare by name (lib/vcd/service_rights.ts).
+ * The HTTP client is injected ({@linkcode RestClient}; `VcdClient` satisfies it), so this
  * module has no network of its own; the documents come from `register.ts`.
  *
  * What a cell is believed to answer to `GET /api/admin/extension/service/query` (from public
@@ -31,6 +32,8 @@ import {
 } from "../core/register.ts";
 import { inStep, VcdError } from "./errors.ts";
 import { parseXml } from "../core/xml.ts";
+import { namedRights } from "../core/rights.ts";
+import { ensureServiceRights, rightsHref } from "./service_rights.ts";
 
 /** The REST calls registration needs: `VcdClient.request`, or a stub in tests. */
 export interface RestClient {
@@ -82,6 +85,11 @@ export interface RegisterResult {
   readonly filters: string[];
   /** Why nothing was done, for `skipped`. */
   readonly reason?: string;
+  /**
+   * The rights created now (`{namespace}:Name`), when the routes declare rights by name
+   * (`created` and `updated` only; empty when they all existed).
+   */
+  readonly rightsCreated?: readonly string[];
 }
 
 /** Path of the service collection: `POST` creates a service. */
@@ -179,14 +187,22 @@ export async function register(
   if (action === "register") {
     if (existing !== undefined) {
       await step("update the service", () => send("PUT", existing.href, enabledDoc, [200, 202]));
-      return { extension: name, action: "updated", href: existing.href, filters };
+      const rights = await step("create its rights", () => declareRights(client, extension));
+      return { extension: name, action: "updated", href: existing.href, filters, ...rights };
     }
     const created = await step(
       "create the service",
       () => send("POST", SERVICES_PATH, enabledDoc, [201, 200]),
     );
     const href = createdHref(created);
-    return { extension: name, action: "created", ...(href === undefined ? {} : { href }), filters };
+    const rights = await step("create its rights", () => declareRights(client, extension, href));
+    return {
+      extension: name,
+      action: "created",
+      ...(href === undefined ? {} : { href }),
+      filters,
+      ...rights,
+    };
   }
 
   if (existing === undefined) return { extension: name, action: "absent", filters };
@@ -247,6 +263,23 @@ export async function findService(
   );
 }
 
+/**
+ * Creates the rights the routes declare by name that the service lacks, through its rights
+ * link; `{}` when no right is declared by name (nothing is sent then).
+ */
+async function declareRights(
+  client: RestClient,
+  extension: Extension,
+  serviceHref?: string,
+): Promise<{ rightsCreated?: string[] }> {
+  const names = namedRights(extension).map((r) => r.name);
+  if (names.length === 0) return {};
+  const href = serviceHref ?? (await findService(client, extension))?.href;
+  if (href === undefined) throw new VcdError("the service was created but vCD does not list it");
+  const rights = await rightsHref(client, href);
+  return { rightsCreated: await ensureServiceRights(client, rights, extension, names) };
+}
+
 /** Every record of a service query, following `nextPage` links (bounded, loop-safe). */
 async function queryAll(client: RestClient, first: string): Promise<ServiceRecord[]> {
   const records: ServiceRecord[] = [];
@@ -301,7 +334,9 @@ export function describeResult(result: RegisterResult): string {
   const filters = result.action === "created" || result.action === "updated"
     ? ` (${n} API filter${n === 1 ? "" : "s"})`
     : "";
+  const r = result.rightsCreated?.length;
+  const rights = r === undefined ? "" : `, ${r} right${r === 1 ? "" : "s"} created`;
   return `${result.extension}: ${result.action}${
     result.href === undefined ? "" : ` ${result.href}`
-  }${filters}`;
+  }${filters}${rights}`;
 }

@@ -436,6 +436,13 @@ export const FAULTS: readonly Fault[] = [
     replace: "...{},",
     tests: ["tests/registrar_test.ts"],
   },
+  {
+    id: "right-name-missing-ignored",
+    file: "lib/core/rights.ts",
+    search: "const id = ids.get(name);",
+    replace: "const id = ids.get(name) ?? declared;",
+    tests: ["tests/rights_test.ts"],
+  },
   // --- serve on MQTT (lib/app/serve.ts, the observer) -------------------------------------------
   {
     id: "mqtt-requests-labelled-amqp",
