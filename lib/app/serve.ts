@@ -36,6 +36,7 @@ import {
   vcdClientFrom,
 } from "./config.ts";
 import { type MqttSettings, mqttSettings } from "./mqtt_config.ts";
+import { configureExtensions } from "./ext_config.ts";
 
 /** What {@linkcode serve} wires in besides its options. */
 export interface ServeDeps {
@@ -235,6 +236,13 @@ export async function serve(
   const metrics = vcdextMetrics();
   const limits = checkedLimits(options);
   // Every setting is read and checked before the first connection.
+  const registry = await configureExtensions(
+    deps.registry,
+    selectExtensions(deps.registry, options.extension),
+    options.configDir,
+    log,
+  );
+  deps = { ...deps, registry };
   const mqtt = await mqttPlan(options, deps.registry, log);
   const amqp = options.transport !== "mqtt";
   const vcd = amqp ? await vcdClientFrom(options, log) : undefined;
