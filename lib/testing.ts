@@ -6,7 +6,8 @@
  * code: the request is written as the envelope a cell publishes and read back by the real
  * decoder, then routed, checked for rights, negotiated, decoded, handled and rendered by the
  * real dispatcher, and the reply is encoded for the bus and read back as a cell would; the
- * notification goes through the real decoder and event processor.
+ * notification goes through the real decoder and event processor. {@linkcode configure} gives
+ * an extension configuration values, checked as `serve` checks them.
  *
  * Handlers import only `lib/sdk.ts`; their tests import this module too. It needs no
  * `--allow-*` flag: a test of an extension runs with plain `deno test`.

@@ -1,6 +1,7 @@
 /**
  * @module The declarative shape of an extension module: `defineExtension()` and `route()`,
- * representations (how a value is rendered as JSON and XML) and body decoders. Handler modules
+ * representations (how a value is rendered as JSON and XML), body decoders, and the configuration
+ * an extension declares (its schema in config_schema.ts; `ctx.config` on every context). Handler modules
  * in `handlers/` import only from here, `errors.ts` and `xml.ts`.
  */
 
