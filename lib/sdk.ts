@@ -41,6 +41,14 @@ export {
   route,
   type Subscription,
 } from "./core/extension.ts";
+export type {
+  ConfigField,
+  ConfigOf,
+  ConfigSchema,
+  ConfigType,
+  ConfigValue,
+  ExtensionConfig,
+} from "./core/config_schema.ts";
 export { HttpError, type HttpErrorOptions } from "./core/errors.ts";
 export { quote } from "./core/redact.ts";
 export {

@@ -6,7 +6,8 @@
  * code: the request is written as the envelope a cell publishes and read back by the real
  * decoder, then routed, checked for rights, negotiated, decoded, handled and rendered by the
  * real dispatcher, and the reply is encoded for the bus and read back as a cell would; the
- * notification goes through the real decoder and event processor.
+ * notification goes through the real decoder and event processor. {@linkcode configure} gives
+ * an extension configuration values, checked as `serve` checks them.
  *
  * Handlers import only `lib/sdk.ts`; their tests import this module too. It needs no
  * `--allow-*` flag: a test of an extension runs with plain `deno test`.
@@ -45,7 +46,8 @@ import {
 } from "./core/blocking.ts";
 import { type App, compile, dispatch } from "./core/dispatch.ts";
 import { ENVELOPE_CODEC } from "./core/envelope.ts";
-import type { Extension } from "./core/extension.ts";
+import { type Extension, withConfig } from "./core/extension.ts";
+import { type ConfigValue, resolveConfig } from "./core/config_schema.ts";
 import { errorFields, type Logger } from "./core/logger.ts";
 import { VCLOUD_NS } from "./core/vcloud.ts";
 import { el, parseXml, renderXml, type XmlNode } from "./core/xml.ts";
@@ -181,6 +183,33 @@ export async function request(ext: Extension, options: RequestOptions): Promise<
     json: () => JSON.parse(text),
     xml: () => parseXml(text),
   };
+}
+
+/**
+ * `ext` configured with `values` as if they came from its `<name>.json`: checked against its
+ * declared `config` the way `serve` checks them (a wrong or missing value throws the same
+ * error), defaults filled in. Pass the result to {@linkcode request}, {@linkcode notify} or
+ * {@linkcode decide}; without it handlers get the defaults.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { defineExtension, route } from "./sdk.ts";
+ * import { configure, request } from "./testing.ts";
+ * const config = { defaultVms: { type: "number", default: 10 } } as const;
+ * const ext = defineExtension({ name: "quota", namespace: "q", routingKey: "quota", config, routes: [
+ *   route({ method: "GET", path: "/api/quota", config, handle: (ctx) => ({ body: { vms: ctx.config.defaultVms } }) }),
+ * ] });
+ * assert.deepEqual((await request(ext, { path: "/api/quota" })).json(), { vms: 10 });
+ * assert.deepEqual((await request(configure(ext, { defaultVms: 3 }), { path: "/api/quota" })).json(), { vms: 3 });
+ * assert.throws(() => configure(ext, { defaultVms: "3" }), /config key defaultVms: .* must give a number/);
+ * ```
+ */
+export function configure(
+  ext: Extension,
+  values: Readonly<Record<string, ConfigValue>> = {},
+): Extension {
+  return withConfig(ext, resolveConfig(ext.name, ext.config ?? {}, { file: values }));
 }
 
 /** One line a handler logged through `ctx.log`: its level, message and fields. */

@@ -42,6 +42,7 @@ Deno.test("serve without flags runs with the documented defaults (start-up setti
     maxEnvelopeBytes: 1_048_576,
     maxBodyBytes: 524_288,
     httpHost: "127.0.0.1",
+    configDir: "/etc/vcdext",
     logLevel: "info",
   });
 });

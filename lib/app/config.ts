@@ -117,6 +117,8 @@ export interface ServeOptions {
   mqttInsecure?: boolean | undefined;
   /** `--mqtt-ha`: one active MQTT subscriber per extension, elected through `--amqp-url`. */
   mqttHa?: boolean | undefined;
+  /** `--config-dir`: where `<extension>.json` configuration files are (default `/etc/vcdext`). */
+  configDir?: string | undefined;
 }
 
 /**

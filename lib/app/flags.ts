@@ -221,6 +221,12 @@ export function serveCommand(program: Command) {
     .optionsGroup("Extensions:")
     .addOption(
       new Option("--extension <name...>", "serve only these extensions (default: all loaded)"),
+    )
+    .addOption(
+      new Option(
+        "--config-dir <dir>",
+        "where each extension's <name>.json configuration is read (env VCDEXT_<NAME>_<KEY> wins)",
+      ).default("/etc/vcdext"),
     );
   return serveLimitsAndLogging(serve);
 }

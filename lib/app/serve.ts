@@ -36,6 +36,7 @@ import {
   vcdClientFrom,
 } from "./config.ts";
 import { type MqttSettings, mqttSettings } from "./mqtt_config.ts";
+import { configureExtensions } from "./ext_config.ts";
 import { registryWithRightIds } from "./rights.ts";
 
 /** What {@linkcode serve} wires in besides its options. */
@@ -235,8 +236,16 @@ export async function serve(
   const { log } = deps;
   const metrics = vcdextMetrics();
   const limits = checkedLimits(options);
-  // Every setting is read and checked before the first connection; rights by name become ids.
-  const registry = await registryWithRightIds(options, deps.registry, log);
+  // Every setting is read and checked before the first connection: the extensions' configuration,
+  // then rights declared by name become ids.
+  const configured = await configureExtensions(
+    deps.registry,
+    selectExtensions(deps.registry, options.extension),
+    options.configDir,
+    log,
+  );
+  const registry = await registryWithRightIds(options, configured, log);
+  deps = { ...deps, registry };
   const mqtt = await mqttPlan(options, registry, log);
   const amqp = options.transport !== "mqtt";
   const vcd = amqp ? await vcdClientFrom(options, log) : undefined;

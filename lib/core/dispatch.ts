@@ -17,6 +17,8 @@ import { callHandler, RequestContext, type TimeLimit } from "./handler_call.ts";
 import { successReply } from "./render.ts";
 import { decodeBody } from "./request_body.ts";
 import { Router } from "./router.ts";
+import { defaultsOf, type ExtensionConfig, secretValues } from "./config_schema.ts";
+import { scrub } from "./redact.ts";
 
 export { ERROR_BASE, errorReply, MAX_MESSAGE, undecodableReply } from "./error_reply.ts";
 export { wellFormedJson } from "./render.ts";
@@ -35,10 +37,14 @@ interface CompiledRoute {
   readonly template: string;
 }
 
-/** An extension compiled for dispatch: its routes behind a router. */
+/** An extension compiled for dispatch: its routes behind a router, and its configuration. */
 export interface App {
   readonly extension: Extension;
   readonly router: Router<CompiledRoute>;
+  /** What handlers get on `ctx.config`: the host's checked values, else the defaults. */
+  readonly config: ExtensionConfig;
+  /** The values of secret keys, scrubbed from error replies and from the error logged. */
+  readonly secrets: readonly string[];
 }
 
 /** A reply and what the shell logs and counts about it. */
@@ -100,7 +106,9 @@ export function compile(extension: Extension): App {
       template: `${def.method} ${def.path}`,
     };
   });
-  return { extension, router: new Router(routes) };
+  const config = extension.configValues ?? defaultsOf(extension.config);
+  const secrets = secretValues(extension.config, config);
+  return { extension, router: new Router(routes), config, secrets };
 }
 
 /**
@@ -165,7 +173,14 @@ export async function dispatch(
     }
     const body = decodeBody(route.def.consumes, req);
     const limit = options.timeoutMs === undefined ? undefined : options;
-    const ctx = new RequestContext(params, body, req, options.signal, limit !== undefined);
+    const ctx = new RequestContext(
+      params,
+      body,
+      req,
+      options.signal,
+      limit !== undefined,
+      app.config,
+    );
     const result = await callHandler(route.def, limit, ctx);
     return {
       reply: successReply(req.id, route.def.produces, negotiated, result ?? {}),
@@ -173,14 +188,26 @@ export async function dispatch(
     };
   } catch (e) {
     if (e instanceof HttpError) {
-      const safe = forCaller(e, req);
+      const safe = forCaller(e, req, app.secrets);
       return { reply: errorReply(req.id, accept, safe, route.errorFormats), route: template };
     }
     const error = new HttpError(500, "The extension failed to handle the request");
     return {
       reply: errorReply(req.id, accept, error, route.errorFormats),
       route: template,
-      error: e,
+      error: app.secrets.length === 0 ? e : withoutSecrets(e, app.secrets),
     };
   }
+}
+
+/** An unexpected error with the configuration's secrets scrubbed from its message and stack. */
+function withoutSecrets(e: unknown, secrets: readonly string[]): unknown {
+  if (!(e instanceof Error)) return scrub(String(e), secrets);
+  const message = scrub(e.message, secrets);
+  const stack = e.stack === undefined ? undefined : scrub(e.stack, secrets);
+  if (message === e.message && stack === e.stack) return e;
+  const copy = new Error(message);
+  copy.name = e.name;
+  if (stack !== undefined) copy.stack = stack;
+  return copy;
 }

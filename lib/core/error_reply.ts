@@ -112,10 +112,17 @@ export const MAX_MESSAGE = 1024;
  * handler's HttpError), so no path scrubs differently: the message is scrubbed with the
  * request's own credential headers (a client's token echoed in a path or an element name
  * included) and cut to {@linkcode MAX_MESSAGE} characters. Input quoted into a message went
- * through {@linkcode quote} already; this is the net for the rest.
+ * through {@linkcode quote} already; this is the net for the rest. `extra` are further secrets
+ * to scrub: the extension's secret configuration values.
  */
-export function forCaller(e: HttpError, req: VcdRequest): HttpError {
-  const secrets = secretsOf(req.headers);
+export function forCaller(
+  e: HttpError,
+  req: VcdRequest,
+  extra: readonly string[] = [],
+): HttpError {
+  const secrets = extra.length === 0
+    ? secretsOf(req.headers)
+    : [...secretsOf(req.headers), ...extra];
   let message = scrub(e.message, secrets);
   // Cut after scrubbing (a credential the cut splits would escape the patterns), then once
   // more for a caller's secret split by the cut.

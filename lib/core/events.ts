@@ -21,7 +21,8 @@ import {
   decodeNotification,
   type NotificationEvent,
 } from "./notification.ts";
-import { quote } from "./redact.ts";
+import { quote, scrub } from "./redact.ts";
+import { defaultsOf, type ExtensionConfig, secretValues } from "./config_schema.ts";
 import { backoffDelay, EVENT_RETRY } from "./retry.ts";
 import type { Decision, Delivery } from "./seam.ts";
 
@@ -69,8 +70,20 @@ interface CompiledSubscription {
   readonly matches: (event: NotificationEvent) => boolean;
   readonly handle: (
     event: NotificationEvent,
-    ctx: { log: Logger; signal: AbortSignal },
+    ctx: { log: Logger; signal: AbortSignal; config: ExtensionConfig },
   ) => void | Promise<void>;
+  readonly config: Configured;
+}
+
+/** An extension's configuration values and the secrets among them (scrubbed from error logs). */
+interface Configured {
+  readonly values: ExtensionConfig;
+  readonly secrets: readonly string[];
+}
+
+function configuredOf(ext: Extension): Configured {
+  const values = ext.configValues ?? defaultsOf(ext.config);
+  return { values, secrets: secretValues(ext.config, values) };
 }
 
 const list = <T>(v: T | readonly T[]): readonly T[] => (Array.isArray(v) ? v : [v as T]);
@@ -107,6 +120,7 @@ interface CompiledRule {
   readonly extension: string;
   readonly operations: ReadonlySet<string>;
   readonly rule: NonNullable<Extension["blockingTasks"]>[number];
+  readonly config: Configured;
 }
 
 /** The extensions' subscriptions and rules, and the binding keys that cover them. */
@@ -121,6 +135,7 @@ function compileExtensions(extensions: readonly Extension[]): Compiled {
   const rules: CompiledRule[] = [];
   const keys = new Set<string>();
   for (const ext of extensions) {
+    const config = configuredOf(ext);
     for (const sub of ext.notifications ?? []) {
       const patterns = list(sub.type).map((p) => {
         keys.add(bindingKeyFor(p));
@@ -134,11 +149,17 @@ function compileExtensions(extensions: readonly Extension[]): Compiled {
           (sub.entityKind === undefined ||
             e.entityKind.toLowerCase() === sub.entityKind.toLowerCase()),
         handle: sub.handle.bind(sub),
+        config,
       });
     }
     for (const rule of ext.blockingTasks ?? []) {
       keys.add(bindingKeyFor(BLOCKING_TASK_CREATE));
-      rules.push({ extension: ext.name, operations: new Set(list(rule.operation)), rule });
+      rules.push({
+        extension: ext.name,
+        operations: new Set(list(rule.operation)),
+        rule,
+        config,
+      });
     }
   }
   return { subscriptions, rules, keys };
@@ -202,9 +223,14 @@ class Events implements EventProcessor {
       if (!sub.matches(event)) continue;
       result ??= true;
       const eventId = quote(event.id);
-      const ctx = { log: this.#log.child({ eventId, extension: sub.extension }), signal };
+      const ctx = {
+        log: this.#log.child({ eventId, extension: sub.extension }),
+        signal,
+        config: sub.config.values,
+      };
       const fields = { eventId, type: quote(event.type), extension: sub.extension };
-      if (!(await this.#attempt("notification handler", fields, () => sub.handle(event, ctx)))) {
+      const run = () => sub.handle(event, ctx);
+      if (!(await this.#attempt("notification handler", fields, run, sub.config.secrets))) {
         result = false;
       }
     }
@@ -212,7 +238,12 @@ class Events implements EventProcessor {
   }
 
   /** Runs `fn` with bounded retries (`EVENT_RETRY` apart); true when it finally succeeded. */
-  async #attempt(what: string, fields: object, fn: () => unknown): Promise<boolean> {
+  async #attempt(
+    what: string,
+    fields: object,
+    fn: () => unknown,
+    secrets: readonly string[] = [],
+  ): Promise<boolean> {
     const retries = this.#retries;
     for (let n = 0; n <= retries; n++) {
       try {
@@ -221,7 +252,7 @@ class Events implements EventProcessor {
       } catch (e) {
         const last = n === retries;
         this.#log[last ? "error" : "warn"](
-          { ...fields, attempt: n + 1, err: errorFields(e) },
+          { ...fields, attempt: n + 1, err: scrubbedFields(errorFields(e), secrets) },
           last ? `${what} failed ${n + 1} times; giving up` : `${what} failed; retrying`,
         );
         if (!last) await this.#options.sleep(backoffDelay(n, EVENT_RETRY));
@@ -285,6 +316,7 @@ class Events implements EventProcessor {
       log: this.#log.child({ eventId: fields.eventId, blockingTask: id }),
       signal,
       event,
+      config: match.config.values,
     };
     const logged = { ...fields, extension: match.extension };
     return this.#attempt("deciding the blocking task", logged, async () => {
@@ -292,6 +324,16 @@ class Events implements EventProcessor {
       await gateway.act(task, decision);
       this.#options.onDecision?.(decision.action);
       this.#log.info({ ...logged, action: decision.action }, "blocking task decided");
-    });
+    }, match.config.secrets);
   }
+}
+
+/** An error's log fields with the configuration's secrets scrubbed from every string. */
+function scrubbedFields<T>(fields: T, secrets: readonly string[]): T {
+  if (secrets.length === 0 || typeof fields !== "object" || fields === null) return fields;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(fields)) {
+    out[k] = typeof v === "string" ? scrub(v, secrets) : v;
+  }
+  return out as T;
 }

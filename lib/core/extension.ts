@@ -1,6 +1,7 @@
 /**
  * @module The declarative shape of an extension module: `defineExtension()` and `route()`,
- * representations (how a value is rendered as JSON and XML) and body decoders. Handler modules
+ * representations (how a value is rendered as JSON and XML), body decoders, and the configuration
+ * an extension declares (its schema in config_schema.ts; `ctx.config` on every context). Handler modules
  * in `handlers/` import only from here, `errors.ts` and `xml.ts`.
  */
 
@@ -12,6 +13,12 @@ import type { Format } from "./negotiate.ts";
 import { rightsProblem } from "./rights.ts";
 import type { XmlElement, XmlNode } from "./xml.ts";
 import { DEFAULT_EXTENSION_VERSION, DEFAULT_VENDOR } from "./vcloud.ts";
+import {
+  type ConfigOf,
+  type ConfigSchema,
+  type ExtensionConfig,
+  isOfType,
+} from "./config_schema.ts";
 
 /** HTTP methods a route may declare. */
 export type Method = "GET" | "PUT" | "POST" | "DELETE" | "PATCH";
@@ -50,8 +57,11 @@ export interface BodyDecoder<B> {
   readonly optional?: boolean;
 }
 
-/** What a handler receives. */
-export interface HandlerContext<P extends string, B> {
+/**
+ * What a handler receives. `C` is the type of `config`: the extension's values, typed when the
+ * route names its schema (`route({ config: schema, … })`).
+ */
+export interface HandlerContext<P extends string, B, C = ExtensionConfig> {
   /** Path parameters, percent-decoded. */
   readonly params: Readonly<Record<P, string>>;
   /** The parsed query string. */
@@ -67,6 +77,8 @@ export interface HandlerContext<P extends string, B> {
   readonly request: VcdRequest;
   /** Aborted when the reply no longer matters (timeout, shutdown). */
   readonly signal: AbortSignal;
+  /** The extension's configuration, read and checked at start (README, "Configuring an extension"). */
+  readonly config: C;
 }
 
 /** What a handler returns. `status` defaults to 200 with a body, 204 without one. */
@@ -76,8 +88,8 @@ export interface HandlerResult<T> {
   readonly headers?: Readonly<Record<string, string>>;
 }
 
-/** One route of an extension. */
-export interface Route<S extends string, B, T> {
+/** One route of an extension; `K` is the configuration schema its handler reads. */
+export interface Route<S extends string, B, T, K extends ConfigSchema = ConfigSchema> {
   readonly method: Method;
   /** Path template, e.g. `/api/org/{org}/ticketing/{id}`; a `{param}` is one whole segment. */
   readonly path: S;
@@ -92,9 +104,14 @@ export interface Route<S extends string, B, T> {
    * in vCD, `serve` looks up their ids at start (it needs `--vcd-url`; see lib/core/rights.ts).
    */
   readonly rights?: readonly string[];
+  /**
+   * The extension's configuration schema (the same object as the extension's `config`), only
+   * to type `ctx.config`; without it `ctx.config` is a plain record of values.
+   */
+  readonly config?: K;
   /** Produces the result; throw `HttpError` to answer with an error. */
   handle(
-    ctx: HandlerContext<PathParams<S>, B>,
+    ctx: HandlerContext<PathParams<S>, B, ConfigOf<K>>,
   ): HandlerResult<T> | Promise<HandlerResult<T>>;
 }
 
@@ -103,11 +120,13 @@ export interface Route<S extends string, B, T> {
 export type AnyRoute = Route<string, any, any>;
 
 /** What a notification handler or a blocking-task rule receives besides the event. */
-export interface EventContext {
+export interface EventContext<C = ExtensionConfig> {
   /** A logger with the event id bound. */
   readonly log: Logger;
   /** Aborted on shutdown. */
   readonly signal: AbortSignal;
+  /** The extension's configuration, as handlers get it on `ctx.config`. */
+  readonly config: C;
 }
 
 /**
@@ -115,7 +134,7 @@ export interface EventContext {
  * `*` is one segment, `**` any number; a short form such as `vapp/*` means
  * `com/vmware/vcloud/event/vapp/*`.
  */
-export interface Subscription {
+export interface Subscription<C = ExtensionConfig> {
   /** Event type pattern(s). */
   readonly type: string | readonly string[];
   /** Only events whose operation succeeded (`true`) or failed (`false`). */
@@ -123,24 +142,27 @@ export interface Subscription {
   /** Only events about this entity kind, e.g. `vapp`, `vm`. */
   readonly entityKind?: string;
   /** Handles one event; a throw is retried (bounded), then the event is dead-lettered. */
-  handle(event: NotificationEvent, ctx: EventContext): void | Promise<void>;
+  handle(event: NotificationEvent, ctx: EventContext<C>): void | Promise<void>;
 }
 
 /** What a blocking-task rule receives: the event that announced the task, and the context. */
-export interface BlockingContext extends EventContext {
+export interface BlockingContext<C = ExtensionConfig> extends EventContext<C> {
   readonly event: NotificationEvent;
 }
 
 /** Decides blocked vCD operations: resume, abort, fail, or ask for more time. */
-export interface BlockingTaskRule {
+export interface BlockingTaskRule<C = ExtensionConfig> {
   /** The blocked operation name(s), e.g. `vdcComposeVapp`. */
   readonly operation: string | readonly string[];
   /** The decision, from the blocking task as vCD describes it. */
-  decide(task: BlockingTask, ctx: BlockingContext): BlockingDecision | Promise<BlockingDecision>;
+  decide(task: BlockingTask, ctx: BlockingContext<C>): BlockingDecision | Promise<BlockingDecision>;
 }
 
-/** An extension module: one vCD extension service, one queue. */
-export interface Extension {
+/**
+ * An extension module: one vCD extension service, one queue. `K` is its configuration schema,
+ * which types `ctx.config` in its notification handlers and blocking-task rules.
+ */
+export interface Extension<K extends ConfigSchema = ConfigSchema> {
   /** Service name as registered in vCD. */
   readonly name: string;
   /** vCD namespace, e.g. `com.example.ticketing`; rights become `{namespace}:Right`. */
@@ -159,9 +181,35 @@ export interface Extension {
   /** The API routes (may be empty for an extension that only handles notifications). */
   readonly routes: readonly AnyRoute[];
   /** Notification subscriptions, served from the service's notifications queue. */
-  readonly notifications?: readonly Subscription[];
+  readonly notifications?: readonly Subscription<ConfigOf<K>>[];
   /** Blocking-task rules, decided through vCD's REST API (needs `--vcd-url`). */
-  readonly blockingTasks?: readonly BlockingTaskRule[];
+  readonly blockingTasks?: readonly BlockingTaskRule<ConfigOf<K>>[];
+  /**
+   * The configuration the extension reads: key → `{ type, default?, secret? }`. Values come
+   * from `<config-dir>/<name>.json` and env `VCDEXT_<NAME>_<KEY>`, checked at start.
+   */
+  readonly config?: K;
+  /**
+   * The checked values, set by the host at start ({@linkcode withConfig}); authors leave it
+   * out. Without it handlers get the defaults.
+   */
+  readonly configValues?: ExtensionConfig;
+}
+
+/**
+ * The extension with its checked configuration values, as the host serves it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { defineExtension, withConfig } from "./extension.ts";
+ * const ext = defineExtension({ name: "q", namespace: "q", routingKey: "q", routes: [],
+ *   config: { n: { type: "number", default: 1 } } });
+ * assert.deepEqual(withConfig(ext, { n: 2 }).configValues, { n: 2 });
+ * ```
+ */
+export function withConfig(ext: Extension, values: ExtensionConfig): Extension {
+  return { ...ext, configValues: values };
 }
 
 /**
@@ -176,8 +224,13 @@ export interface Extension {
  * assert.equal(r.path, "/api/org/{org}/x/{id}");
  * ```
  */
-export function route<const S extends string, B = undefined, T = unknown>(
-  def: Route<S, B, T>,
+export function route<
+  const S extends string,
+  B = undefined,
+  T = unknown,
+  const K extends ConfigSchema = ConfigSchema,
+>(
+  def: Route<S, B, T, K>,
 ): AnyRoute {
   // The return type is erased on purpose: a typed one would let the `routes` array's
   // element type drive inference and widen `S` to `string`.
@@ -300,7 +353,9 @@ const METHODS: readonly string[] = ["GET", "PUT", "POST", "DELETE", "PATCH"];
  * );
  * ```
  */
-export function defineExtension(def: Extension): Extension {
+export function defineExtension<const K extends ConfigSchema = ConfigSchema>(
+  def: Extension<K>,
+): Extension {
   const where = `Extension "${def.name}"`;
   if (!NAME.test(def.name)) throw new TypeError(`${where}: name must match ${NAME}`);
   if (!NAME.test(def.routingKey)) throw new TypeError(`${where}: routingKey must match ${NAME}`);
@@ -327,6 +382,7 @@ export function defineExtension(def: Extension): Extension {
       throw new TypeError(`${where}: ${what} must match ${TRIPLET_PART} (one MQTT topic level)`);
     }
   }
+  checkConfig(where, def);
   for (const sub of def.notifications ?? []) {
     for (const pattern of typeof sub.type === "string" ? [sub.type] : sub.type) {
       try {
@@ -344,7 +400,29 @@ export function defineExtension(def: Extension): Extension {
       );
     }
   }
-  return def;
+  return def as unknown as Extension;
+}
+
+/** Checks the configuration schema, and that a route's `config` is the extension's own. */
+function checkConfig(where: string, def: Extension<ConfigSchema>): void {
+  for (const [key, field] of Object.entries(def.config ?? {})) {
+    if (!/^[A-Za-z][A-Za-z0-9_]*$/.test(key)) {
+      throw new TypeError(`${where}: config key ${key} must be a letter then letters, digits or _`);
+    }
+    if (!["string", "number", "boolean"].includes(field?.type)) {
+      throw new TypeError(`${where}: config key ${key}: type must be string, number or boolean`);
+    }
+    if (field.default !== undefined && !isOfType(field.default, field.type)) {
+      throw new TypeError(`${where}: config key ${key}: default is not a ${field.type}`);
+    }
+  }
+  for (const r of def.routes) {
+    if (r.config !== undefined && r.config !== def.config) {
+      throw new TypeError(
+        `${where}: ${r.method} ${r.path} names a config schema that is not the extension's own`,
+      );
+    }
+  }
 }
 
 /** A vendor or version: one plain MQTT topic level (no `/`, `+`, `#`), at most 64 characters. */

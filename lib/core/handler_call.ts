@@ -9,6 +9,7 @@ import type { VcdRequest } from "./envelope.ts";
 import { HttpError } from "./errors.ts";
 import type { AnyRoute, HandlerResult } from "./extension.ts";
 import { type Clock, DeadlineTimer } from "./deadlines.ts";
+import type { ExtensionConfig } from "./config_schema.ts";
 
 type Context = Parameters<AnyRoute["handle"]>[0];
 
@@ -57,6 +58,7 @@ export class RequestContext implements Context {
     readonly request: VcdRequest,
     outer: AbortSignal | undefined,
     bounded: boolean,
+    readonly config: ExtensionConfig,
   ) {
     this.#outer = outer;
     this.#bounded = bounded;

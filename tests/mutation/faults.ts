@@ -393,6 +393,28 @@ export const FAULTS: readonly Fault[] = [
     replace: "if (!last) await this.#options.sleep(100);",
     tests: ["tests/events_test.ts"],
   },
+  // --- extension configuration (issue 15, item 4) ------------------------------------------------
+  {
+    id: "config-file-wins-over-env",
+    file: "lib/core/config_schema.ts",
+    search: "if (raw !== undefined) {",
+    replace: "if (raw !== undefined && !Object.hasOwn(fromFile, key)) {",
+    tests: ["tests/ext_config_test.ts"],
+  },
+  {
+    id: "config-secret-in-error-reply",
+    file: "lib/core/dispatch.ts",
+    search: "const safe = forCaller(e, req, app.secrets);",
+    replace: "const safe = forCaller(e, req);",
+    tests: ["tests/ext_config_test.ts"],
+  },
+  {
+    id: "config-secret-logged",
+    file: "lib/core/config_schema.ts",
+    search: 'out[key] = schema?.[key]?.secret ? "[redacted]" : v;',
+    replace: "out[key] = v;",
+    tests: ["tests/ext_config_test.ts"],
+  },
   {
     id: "histogram-bound-in-next-bucket",
     file: "lib/observability/prometheus_families.ts",
