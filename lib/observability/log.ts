@@ -78,6 +78,10 @@ export interface AccessFields {
   readonly transport?: string | undefined;
   readonly correlationId?: string | undefined;
   readonly requestId: string;
+  /** The caller's user id, `urn:vcloud:user:<uuid>` (from the security context; never a token). */
+  readonly user?: string | undefined;
+  /** The caller's organisation id, `urn:vcloud:org:<uuid>`. */
+  readonly org?: string | undefined;
   readonly method?: string | undefined;
   /** The route template, e.g. `GET /api/org/{org}/ticketing`, never the concrete path. */
   readonly route?: string | undefined;
@@ -85,6 +89,8 @@ export interface AccessFields {
   readonly shortcut?: string | undefined;
   readonly disposition: string;
   readonly ms: number;
+  /** At debug level, a 4xx's error message as the caller got it (scrubbed and quoted). */
+  readonly reason?: string | undefined;
 }
 
 /**
