@@ -96,7 +96,8 @@ export interface AccessFields {
 /**
  * The access line for one request, in the same JSON shape as the logger's lines (`level`,
  * `time`, fields, `msg`). It bypasses pino's redaction on purpose: that costs ~5 µs a line,
- * and these fields are identifiers and numbers only (no headers, no paths, no bodies).
+ * and these fields are identifiers and numbers only (no headers, no paths, no bodies), but for
+ * the debug `reason`, which is the error message the caller got: scrubbed and quoted already.
  *
  * @example
  * ```ts

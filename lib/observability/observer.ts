@@ -2,10 +2,11 @@
  * @module The per-request observer of a running service: what `serve` hands each transport as
  * `onReply`/`onReject`/`onState`, one per bus ({@linkcode requestObserver} for AMQP,
  * {@linkcode mqttObserver} for MQTT), each labelling what it counts with its `transport`. Per
- * reply it counts the request, its duration and a reply that did not reach the broker, and
- * writes the access line (info) straight to the sink; a handler failure behind a 500 is logged
- * at error level whatever the level. Per rejected message it counts the reject code; per
- * reconnect, the reconnect.
+ * reply it counts the request, its duration by route template and a reply that did not reach
+ * the broker, and writes the access line (info) straight to the sink, with the caller's user and
+ * org ids and, at debug, a 4xx's reason; a handler failure behind a 500 is logged at error level
+ * whatever the level. Per rejected message it counts the reject code; per state change it sets
+ * `vcdext_broker_connected{transport}` and counts a reconnect.
  */
 
 import type { RejectCode, ReplyDecision } from "../core/seam.ts";

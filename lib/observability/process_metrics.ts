@@ -33,6 +33,9 @@ export const thisProcess: ProcessSource = {
   residentBytes: () => Deno.memoryUsage().rss,
   startTimeSeconds: () => performance.timeOrigin / 1000,
   openFds: () => {
+    // Ask first: reading it unpermitted would prompt on a terminal.
+    const query = { name: "read", path: "/proc/self/fd" } as const;
+    if (Deno.permissions.querySync(query).state !== "granted") return undefined;
     try {
       let n = 0;
       for (const _ of Deno.readDirSync("/proc/self/fd")) n++;
