@@ -95,7 +95,12 @@ serveCommand(program).action(async (options) => {
     else log.info({ consuming: false }, "stopped during start-up");
   });
   log.info({ settings: settingsForLog(options) }, "serve settings");
-  started.service = await serve(options, { registry: extensions, log, sink: stderrSink });
+  started.service = await serve(options, {
+    registry: extensions,
+    log,
+    sink: stderrSink,
+    version: VERSION,
+  });
 });
 
 requestCommand(program).action(async (method, path, options) => {
@@ -163,6 +168,10 @@ try {
 } catch (e) {
   // Connection errors come from lib/transport/amqp/connection.ts with the broker URL's password already left out.
   const message = scrub(e instanceof Error ? e.message : String(e));
+  if (!(e instanceof UsageError)) {
+    // For log collectors: the fatal error as a JSON line too (scrubbed), before the human line.
+    createLogger("error", stderrSink).error({ err: e, exitCode: 1 }, "fatal");
+  }
   stderrSink.flush();
   console.error(`vcdext: ${message}`);
   if (e instanceof UsageError) {

@@ -201,7 +201,7 @@ Deno.test("vcdext serve exposes health, readiness and metrics, and logs no crede
     );
     assert.match(
       metrics.text,
-      /^vcdext_request_duration_seconds_count\{extension="gcp-ticketing",transport="amqp"\} 1$/m,
+      /^vcdext_request_duration_seconds_count\{extension="gcp-ticketing",transport="amqp",route="POST \/api\/org\/\{org\}\/ticketing"\} 1$/m,
     );
     assert.match(metrics.text, /^vcdext_in_flight 0$/m);
     assert.equal((await get("/nope")).status, 404);

@@ -230,9 +230,12 @@ Deno.test("vcdextMetrics() declares the service's standard metrics with their la
     "# TYPE vcdext_notifications_total counter",
     "# TYPE vcdext_blocking_task_decisions_total counter",
     "# TYPE vcdext_messages_rejected_total counter",
+    "# TYPE vcdext_broker_connected gauge",
+    "# TYPE vcdext_notification_handler_seconds histogram",
+    "# TYPE vcdext_build_info gauge",
   ]);
   assert.deepEqual(m.requests.labelNames, ["extension", "transport", "route", "status"]);
-  assert.deepEqual(m.requestDuration.labelNames, ["extension", "transport"]);
+  assert.deepEqual(m.requestDuration.labelNames, ["extension", "transport", "route"]);
   assert.deepEqual(m.inFlight.labelNames, []);
   assert.deepEqual(m.repliesFailed.labelNames, ["extension", "transport", "reason"]);
   assert.deepEqual(m.reconnects.labelNames, []);
@@ -251,11 +254,14 @@ Deno.test("200,000 counts on the hot path add up", () => {
   const m = vcdextMetrics();
   for (let i = 0; i < 200_000; i++) {
     m.requests.inc({ extension: "t", transport: "amqp", route: "GET /api/t/{id}", status: 200 });
-    m.requestDuration.observe({ extension: "t", transport: "amqp" }, 0.002);
+    m.requestDuration.observe(
+      { extension: "t", transport: "amqp", route: "GET /api/t/{id}" },
+      0.002,
+    );
   }
   assert.match(m.registry.render(), /status="200"\} 200000$/m);
   assert.match(
     m.registry.render(),
-    /^vcdext_request_duration_seconds_count\{extension="t",transport="amqp"\} 200000$/m,
+    /^vcdext_request_duration_seconds_count\{extension="t",transport="amqp",route="GET \/api\/t\/\{id\}"\} 200000$/m,
   );
 });

@@ -17,6 +17,7 @@ import { startHttp } from "../observability/http.ts";
 import type { Logger, LogSink } from "../observability/log.ts";
 import { type VcdextMetrics, vcdextMetrics } from "../observability/metrics.ts";
 import { requestObserver } from "../observability/observer.ts";
+import { buildInfo, processMetrics } from "../observability/process_metrics.ts";
 import type { AmqpAddress } from "../transport/amqp/delivery.ts";
 import {
   type AmqpTls,
@@ -46,6 +47,8 @@ export interface ServeDeps {
   readonly log: Logger;
   /** Where access lines go, bypassing the logger (the logger's own sink, normally). */
   readonly sink: LogSink;
+  /** The vcdext version, for `vcdext_build_info`. */
+  readonly version?: string;
 }
 
 /** A started `serve`. */
@@ -115,6 +118,10 @@ export function consumersFor(
     sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
     onEvent: (type, outcome) => metrics.notifications.inc({ type: type || "unknown", outcome }),
     onDecision: (action) => metrics.blockingTaskDecisions.inc({ action }),
+    handlerTiming: {
+      now: () => performance.now(),
+      observe: (extension, ms) => metrics.notificationHandler.observe({ extension }, ms / 1000),
+    },
   });
   const exchanges = [options.notificationsExchange, options.legacyNotificationsExchange]
     .filter((x): x is string => !!x);
@@ -235,6 +242,8 @@ export async function serve(
 ): Promise<Served> {
   const { log } = deps;
   const metrics = vcdextMetrics();
+  buildInfo(metrics, deps.version ?? "unknown");
+  processMetrics(metrics.registry);
   const limits = checkedLimits(options);
   // Every setting is read and checked before the first connection: the extensions' configuration,
   // then rights declared by name become ids.

@@ -50,6 +50,19 @@ export interface EventOptions {
   readonly onEvent?: (type: string, outcome: EventOutcome) => void;
   /** Called once per blocking-task decision carried out. */
   readonly onDecision?: (action: string) => void;
+  /**
+   * Times each notification handler attempt with the injected clock `now` (ms; the core reads
+   * none of its own) and reports it to `observe`, failed attempts too.
+   */
+  readonly handlerTiming?: HandlerTiming;
+}
+
+/** How {@linkcode EventOptions.handlerTiming} measures a notification handler. */
+export interface HandlerTiming {
+  /** Milliseconds from any fixed origin (`performance.now`, or a fake). */
+  readonly now: () => number;
+  /** One attempt of `extension`'s handler took `ms`. */
+  readonly observe: (extension: string, ms: number) => void;
 }
 
 /** What became of one notification. */
@@ -229,7 +242,17 @@ class Events implements EventProcessor {
         config: sub.config.values,
       };
       const fields = { eventId, type: quote(event.type), extension: sub.extension };
-      const run = () => sub.handle(event, ctx);
+      const timing = this.#options.handlerTiming;
+      const run = timing
+        ? async () => {
+          const start = timing.now();
+          try {
+            await sub.handle(event, ctx);
+          } finally {
+            timing.observe(sub.extension, timing.now() - start);
+          }
+        }
+        : () => sub.handle(event, ctx);
       if (!(await this.#attempt("notification handler", fields, run, sub.config.secrets))) {
         result = false;
       }

@@ -72,6 +72,10 @@ export interface ReplyDecision<A = unknown> {
   /** The request id (or `""` when the body could not be decoded). */
   readonly requestId: string;
   readonly method?: string;
+  /** The caller's user id (`urn:vcloud:user:<uuid>`) from the security context, for the log. */
+  readonly user?: string;
+  /** The caller's organisation id (`urn:vcloud:org:<uuid>`), for the log. */
+  readonly org?: string;
   readonly outcome: Outcome;
   /** Set when the handler did not run for this delivery, and why. */
   readonly shortcut?: Shortcut;

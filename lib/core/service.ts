@@ -238,6 +238,8 @@ class RequestEndpoint implements Endpoint {
       to,
       requestId: request.id,
       method: request.method,
+      user: request.security.user,
+      org: request.security.org,
       body,
       outcome,
     };

@@ -78,6 +78,10 @@ export interface AccessFields {
   readonly transport?: string | undefined;
   readonly correlationId?: string | undefined;
   readonly requestId: string;
+  /** The caller's user id, `urn:vcloud:user:<uuid>` (from the security context; never a token). */
+  readonly user?: string | undefined;
+  /** The caller's organisation id, `urn:vcloud:org:<uuid>`. */
+  readonly org?: string | undefined;
   readonly method?: string | undefined;
   /** The route template, e.g. `GET /api/org/{org}/ticketing`, never the concrete path. */
   readonly route?: string | undefined;
@@ -85,12 +89,15 @@ export interface AccessFields {
   readonly shortcut?: string | undefined;
   readonly disposition: string;
   readonly ms: number;
+  /** At debug level, a 4xx's error message as the caller got it (scrubbed and quoted). */
+  readonly reason?: string | undefined;
 }
 
 /**
  * The access line for one request, in the same JSON shape as the logger's lines (`level`,
  * `time`, fields, `msg`). It bypasses pino's redaction on purpose: that costs ~5 µs a line,
- * and these fields are identifiers and numbers only (no headers, no paths, no bodies).
+ * and these fields are identifiers and numbers only (no headers, no paths, no bodies), but for
+ * the debug `reason`, which is the error message the caller got: scrubbed and quoted already.
  *
  * @example
  * ```ts

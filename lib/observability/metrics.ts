@@ -44,8 +44,11 @@ export interface VcdextMetrics {
   readonly registry: Metrics;
   /** `vcdext_requests_total{extension,transport,route,status}`: API requests answered. */
   readonly requests: Counter<"extension" | "transport" | "route" | "status">;
-  /** `vcdext_request_duration_seconds{extension,transport}`: time from delivery to reply. */
-  readonly requestDuration: Histogram<"extension" | "transport">;
+  /**
+   * `vcdext_request_duration_seconds{extension,transport,route}`: time from delivery to reply,
+   * by route template (`unmatched` when none matched), never by concrete path.
+   */
+  readonly requestDuration: Histogram<"extension" | "transport" | "route">;
   /** `vcdext_in_flight`: requests being handled now. */
   readonly inFlight: Gauge;
   /**
@@ -64,6 +67,15 @@ export interface VcdextMetrics {
    * reply.
    */
   readonly messagesRejected: Counter<"extension" | "transport" | "reason">;
+  /** `vcdext_broker_connected{transport}`: 1 while the bus is connected and consuming, else 0. */
+  readonly brokerConnected: Gauge<"transport">;
+  /**
+   * `vcdext_notification_handler_seconds{extension}`: time one notification handler took (each
+   * attempt, failed ones too).
+   */
+  readonly notificationHandler: Histogram<"extension">;
+  /** `vcdext_build_info{version,deno}`: always 1; the labels say what runs. */
+  readonly buildInfo: Gauge<"version" | "deno">;
 }
 
 /**
@@ -78,10 +90,10 @@ export interface VcdextMetrics {
  * const m = vcdextMetrics();
  * const labels = { extension: "gcp-ticketing", transport: "mqtt" };
  * m.requests.inc({ ...labels, route: "GET /api/org/{org}/ticketing", status: 200 });
- * m.requestDuration.observe(labels, 0.004);
+ * m.requestDuration.observe({ ...labels, route: "GET /api/org/{org}/ticketing" }, 0.004);
  * const text = m.registry.render();
  * assert.match(text, /^vcdext_requests_total\{extension="gcp-ticketing",transport="mqtt",.*status="200"\} 1$/m);
- * assert.match(text, /^vcdext_request_duration_seconds_bucket\{extension="gcp-ticketing",transport="mqtt",le="0.005"\} 1$/m);
+ * assert.match(text, /^vcdext_request_duration_seconds_bucket\{extension="gcp-ticketing",transport="mqtt",route="GET \/api\/org\/\{org\}\/ticketing",le="0.005"\} 1$/m);
  * assert.match(text, /^vcdext_reconnects_total 0$/m);
  * ```
  */
@@ -96,8 +108,8 @@ export function vcdextMetrics(options: MetricsOptions = {}): VcdextMetrics {
     ),
     requestDuration: registry.histogram(
       "vcdext_request_duration_seconds",
-      "Time from receiving an API extension request to publishing its reply, by extension and transport.",
-      ["extension", "transport"],
+      "Time from receiving an API extension request to publishing its reply, by extension, transport and route template.",
+      ["extension", "transport", "route"],
       DURATION_BUCKETS,
     ),
     inFlight: registry.gauge("vcdext_in_flight", "API extension requests being handled."),
@@ -121,6 +133,22 @@ export function vcdextMetrics(options: MetricsOptions = {}): VcdextMetrics {
       "vcdext_messages_rejected_total",
       "Messages rejected without a reply, by extension, transport and reason.",
       ["extension", "transport", "reason"],
+    ),
+    brokerConnected: registry.gauge(
+      "vcdext_broker_connected",
+      "Whether the bus is connected to its broker and consuming (1) or not (0), by transport.",
+      ["transport"],
+    ),
+    notificationHandler: registry.histogram(
+      "vcdext_notification_handler_seconds",
+      "Time one notification handler attempt took, by extension.",
+      ["extension"],
+      DURATION_BUCKETS,
+    ),
+    buildInfo: registry.gauge(
+      "vcdext_build_info",
+      "Always 1: the vcdext version and the Deno runtime it runs on.",
+      ["version", "deno"],
     ),
   };
 }

@@ -2,13 +2,16 @@
  * @module The per-request observer of a running service: what `serve` hands each transport as
  * `onReply`/`onReject`/`onState`, one per bus ({@linkcode requestObserver} for AMQP,
  * {@linkcode mqttObserver} for MQTT), each labelling what it counts with its `transport`. Per
- * reply it counts the request, its duration and a reply that did not reach the broker, and
- * writes the access line (info) straight to the sink; a handler failure behind a 500 is logged
- * at error level whatever the level. Per rejected message it counts the reject code; per
- * reconnect, the reconnect.
+ * reply it counts the request, its duration by route template and a reply that did not reach
+ * the broker, and writes the access line (info) straight to the sink, with the caller's user and
+ * org ids and, at debug, a 4xx's reason; a handler failure behind a 500 is logged at error level
+ * whatever the level. Per rejected message it counts the reject code; per state change it sets
+ * `vcdext_broker_connected{transport}` and counts a reconnect.
  */
 
 import type { RejectCode, ReplyDecision } from "../core/seam.ts";
+import type { Reply } from "../core/envelope.ts";
+import { parseXml } from "../core/xml.ts";
 import { accessLine, errorFields, type Logger, type LogSink } from "./log.ts";
 import type { TransportLabel, VcdextMetrics } from "./metrics.ts";
 
@@ -33,6 +36,34 @@ export const DELIVERED: ReadonlySet<string> = new Set(["acked", "published"]);
 function correlationOf(to: object): string | undefined {
   const id = (to as { readonly correlationId?: unknown }).correlationId;
   return typeof id === "string" ? id : undefined;
+}
+
+/**
+ * The message of an error reply (a vCloud `Error` document, JSON or XML), as the caller got it:
+ * already scrubbed of credentials, cut short and quoted by the core. `undefined` when the body
+ * is not an error document.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { errorMessageOf } from "./observer.ts";
+ * const json = { id: "r", status: 404, headers: {}, body: '{"majorErrorCode":404,"message":"no ticket 42"}' };
+ * assert.equal(errorMessageOf(json), "no ticket 42");
+ * const xml = { ...json, body: '<Error xmlns="x" majorErrorCode="404" message="a &amp; b"/>' };
+ * assert.equal(errorMessageOf(xml), "a & b");
+ * ```
+ */
+export function errorMessageOf(reply: Reply): string | undefined {
+  const body = typeof reply.body === "string" ? reply.body : new TextDecoder().decode(reply.body);
+  try {
+    if (body.trimStart().startsWith("<")) {
+      return parseXml(body).attrs["message"];
+    }
+    const message = (JSON.parse(body) as { message?: unknown }).message;
+    return typeof message === "string" ? message : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The reply and reject callbacks, the same on every bus. */
@@ -63,12 +94,14 @@ function replyObserver<A extends object>(
   transport: TransportLabel,
 ): ReplyObserver<A> {
   const accessLog = log.isLevelEnabled("info");
+  const debug = log.isLevelEnabled("debug");
   return {
     onReply(decision, disposition, ms) {
       const { extension, outcome } = decision;
       const status = outcome.reply.status;
-      metrics.requests.inc({ extension, transport, route: outcome.route ?? "unmatched", status });
-      metrics.requestDuration.observe({ extension, transport }, ms / 1000);
+      const route = outcome.route ?? "unmatched";
+      metrics.requests.inc({ extension, transport, route, status });
+      metrics.requestDuration.observe({ extension, transport, route }, ms / 1000);
       if (!DELIVERED.has(disposition)) {
         metrics.repliesFailed.inc({ extension, transport, reason: disposition });
       }
@@ -79,12 +112,19 @@ function replyObserver<A extends object>(
         transport,
         correlationId: correlationOf(decision.to),
         requestId: decision.requestId,
+        // Ids from the security context vCD vouches for; never a credential.
+        user: decision.user || undefined,
+        org: decision.org || undefined,
         method: decision.method,
         route: outcome.route,
         status,
         ...(decision.shortcut ? { shortcut: decision.shortcut } : {}),
         disposition,
         ms: Math.round(ms * 100) / 100,
+        // At debug, why a 4xx was refused: the message the caller got (scrubbed and quoted).
+        ...(debug && status >= 400 && status < 500
+          ? { reason: errorMessageOf(outcome.reply) }
+          : {}),
       };
       if (outcome.error !== undefined) {
         log.error({ ...fields, err: errorFields(outcome.error) }, "request");
@@ -133,9 +173,11 @@ export function requestObserver<A extends object>(
   sink: LogSink,
 ): ServiceObserver<A> {
   let connects = 0;
+  metrics.brokerConnected.set({ transport: "amqp" }, 0);
   return {
     ...replyObserver<A>(metrics, log, sink, "amqp"),
     onState(state) {
+      metrics.brokerConnected.set({ transport: "amqp" }, state === "consuming" ? 1 : 0);
       if (state === "consuming" && connects++ > 0) metrics.reconnects.inc();
     },
   };
@@ -176,9 +218,15 @@ export function mqttObserver<A extends object>(
   sink: LogSink,
 ): MqttObserver<A> {
   const subscribed = new Set<string>();
+  const up = new Set<string>();
+  metrics.brokerConnected.set({ transport: "mqtt" }, 0);
   return {
     ...replyObserver<A>(metrics, log, sink, "mqtt"),
     onState(extension, state) {
+      // Connected while at least one extension's connection is subscribed.
+      if (state === "subscribed") up.add(extension);
+      else up.delete(extension);
+      metrics.brokerConnected.set({ transport: "mqtt" }, up.size > 0 ? 1 : 0);
       if (state !== "subscribed") return;
       if (subscribed.has(extension)) metrics.reconnects.inc();
       else subscribed.add(extension);

@@ -56,6 +56,7 @@ export class Metrics {
   readonly #families: { collect(out: string[]): void }[] = [];
   readonly #taken = new Set<string>();
   readonly #options: Required<MetricsOptions>;
+  readonly #collectors: (() => void)[] = [];
 
   constructor(options: MetricsOptions = {}) {
     this.#options = resolve(options);
@@ -97,11 +98,25 @@ export class Metrics {
   }
 
   /**
+   * Registers `update`, called at the start of every {@linkcode Metrics.render}: for values
+   * read at scrape time (the process' CPU and memory, say). An update that throws is skipped
+   * for that scrape; the metrics keep their last values.
+   */
+  onCollect(update: () => void): void {
+    this.#collectors.push(update);
+  }
+
+  /**
    * Every metric in the text exposition format 0.0.4 (serve it with
    * {@linkcode METRICS_CONTENT_TYPE}): `# HELP` and `# TYPE` once per metric, then its
    * samples; `""` when nothing is registered.
    */
   render(): string {
+    for (const update of this.#collectors) {
+      try {
+        update();
+      } catch { /* keep the last values */ }
+    }
     const out: string[] = [];
     for (const f of this.#families) f.collect(out);
     return out.join("");

@@ -272,5 +272,8 @@ Deno.bench("requests.inc + requestDuration.observe, as each request counts", {
     route: "GET /api/t/{id}",
     status: 200,
   });
-  metrics.requestDuration.observe({ extension: "t", transport: "amqp" }, 0.002);
+  metrics.requestDuration.observe(
+    { extension: "t", transport: "amqp", route: "GET /api/t/{id}" },
+    0.002,
+  );
 });

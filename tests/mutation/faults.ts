@@ -59,13 +59,13 @@ export const FAULTS: readonly Fault[] = [
   drop(
     "metric-requests",
     "lib/observability/observer.ts",
-    'metrics.requests.inc({ extension, transport, route: outcome.route ?? "unmatched", status });',
+    "metrics.requests.inc({ extension, transport, route, status });",
     [METRICS],
   ),
   drop(
     "metric-duration",
     "lib/observability/observer.ts",
-    "metrics.requestDuration.observe({ extension, transport }, ms / 1000);",
+    "metrics.requestDuration.observe({ extension, transport, route }, ms / 1000);",
     [METRICS],
   ),
   drop(

@@ -113,6 +113,18 @@ export interface RecoveringOptions {
 }
 
 /**
+ * The service connection's name in the broker's management UI: `vcdext@<hostname>:<pid>`, so
+ * an operator can tell the instances apart (`vcdext@?:<pid>` without the hostname permission).
+ */
+export function instanceName(): string {
+  let host = "?";
+  try {
+    host = Deno.hostname();
+  } catch { /* no sys=hostname permission */ }
+  return `vcdext@${host}:${Deno.pid}`;
+}
+
+/**
  * The service's connection: connects (trying `startupRetries` times), runs `setup` on it and
  * again after every reconnect, and logs what happens to it. Throws {@linkcode connectError}
  * when the broker cannot be reached at start-up.
@@ -123,7 +135,7 @@ export async function connectRecovering(
   const { url, log } = options;
   const model: RecoveringChannelModel = await amqp.connect(url, {
     ...socketOptions(options.tls),
-    clientProperties: { connection_name: "vcdext" },
+    clientProperties: { connection_name: instanceName() },
     recovery: {
       // amqplib counts attempts from 1; the policy from 0 (see core/retry.ts).
       calculateDelay: (attempt: number) => backoffDelay(attempt - 1, BROKER_RECONNECT),
