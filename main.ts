@@ -25,6 +25,7 @@ import { renderCheckTable, runCheck } from "./lib/app/check.ts";
 import {
   checkCommand,
   demoCommand,
+  notifyCommand,
   registerCommand,
   requestCommand,
   routesCommand,
@@ -32,6 +33,7 @@ import {
 } from "./lib/app/flags.ts";
 import { serve, type Served } from "./lib/app/serve.ts";
 import { cellMqtt, sendRequest } from "./lib/app/request.ts";
+import { sendNotification } from "./lib/app/notify.ts";
 import { mqttSettings } from "./lib/app/mqtt_config.ts";
 import { registerExtensions } from "./lib/app/register.ts";
 import { runDemo } from "./lib/sim/demo.ts";
@@ -100,6 +102,10 @@ serveCommand(program).action(async (options) => {
 
 requestCommand(program).action(async (method, path, options) => {
   console.log(await sendRequest(extensions, method, path, options));
+});
+
+notifyCommand(program).action(async (type, options) => {
+  console.log(await sendNotification(type, options));
 });
 
 routesCommand(program).action((options) => {

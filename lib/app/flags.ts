@@ -470,3 +470,26 @@ export function demoCommand(program: Command) {
     )
     .addOption(amqpUrlOption());
 }
+
+/** `notify`: publish one notification as a vCD cell does. */
+export function notifyCommand(program: Command) {
+  return program
+    .command("notify")
+    .description("play a vCD cell: publish one notification (JSON, or legacy XML with --xml)")
+    .argument("<type>", "event type, e.g. com/vmware/vcloud/event/vm/create")
+    .addOption(amqpUrlOption())
+    .addOption(
+      new Option("--notifications-exchange <name>", "as given to serve (its legacy one with --xml)")
+        .default(DEFAULT_NOTIFICATIONS_EXCHANGE),
+    )
+    .addOption(
+      new Option("--entity <urn>", "the entity, urn:vcloud:<kind>:<id>").makeOptionMandatory(),
+    )
+    .addOption(new Option("--org <urn>", "the entity's org").default(SAMPLE.org))
+    .addOption(new Option("--user <urn>", "who did it").default(SAMPLE.user))
+    .addOption(
+      new Option("--operation-success <bool>", "whether the operation succeeded")
+        .choices(["true", "false"] as const).default("true" as const),
+    )
+    .addOption(new Option("--xml", "the legacy XML body instead of JSON"));
+}
