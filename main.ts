@@ -5,7 +5,7 @@
  * where logs go.
  *
  * Logs are JSON lines on stderr, batched ({@linkcode batchingSink}); stdout is kept for command
- * output (`request`, `routes`, `register`, `check`, `demo`).
+ * output (`request`, `notify`, `routes`, `register`, `check`, `demo`).
  */
 
 import { Command } from "@commander-js/extra-typings";

@@ -5,8 +5,10 @@
  * path; with `--transport mqtt`, publishes an `API_REQUEST` on that extension's monitor topic
  * with an {@linkcode MqttCellClient} (as its own MQTT user, never the extension's triplet: see
  * lib/transport/mqtt/cell_client.ts) and waits for the `API_RESPONSE` on the respond topic;
- * `both` sends it on each bus in turn. Describes each exchange alike. Also the flag parsers of
- * `--header` and `--right`.
+ * `both` sends it on each bus in turn. Describes each exchange alike. On AMQP the request
+ * expires with `--timeout` (a request nobody took is dropped, not run by the next `serve`), and
+ * a timeout on a queue nobody consumes says so. Also the flag parsers of `--header` and
+ * `--right`.
  */
 
 import { compile } from "../core/dispatch.ts";
