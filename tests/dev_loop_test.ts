@@ -136,7 +136,12 @@ Deno.test("serve: /healthz answers while the broker is tried; attempts logged wi
       svc.log,
       new RegExp(`"level":"info".*"node":"${node}".*"connecting to the broker"`),
     );
-    assert.match(svc.log, /"level":"info".*"node":"[^"]+".*"reconnect scheduled"/);
+    assert.match(
+      svc.log,
+      new RegExp(
+        `"level":"info".*"node":"${node}".*virtual host .{1,2}${vhost}.*"reconnect scheduled"`,
+      ),
+    );
     assert.match(svc.log, new RegExp(`vcdext: Cannot connect .*virtual host "${vhost}"`));
     const password = new URL(AMQP_URL).password;
     if (password.length > 3) assert.doesNotMatch(svc.log, new RegExp(`:${password}@`));

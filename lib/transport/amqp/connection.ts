@@ -115,7 +115,7 @@ function brokerErrorFields(url: string): (err: unknown) => Record<string, unknow
     if (!asWritten) return { name: fields.name, message: CONNECT_ADVICE };
     return {
       ...fields,
-      message: scrub(fields.message, passwords),
+      message: scrub(closeReason(url, fields.message), passwords),
       ...(fields.stack === undefined ? {} : { stack: scrub(fields.stack, passwords) }),
     };
   };
@@ -195,11 +195,13 @@ export async function connectRecovering(
   model.on("connect", () => log.info({ node, url: safeUrl(url) }, "connected to the broker"));
   model.on(
     "reconnect-scheduled",
-    (info: { attempt: number; delay: number }) =>
-      log.info(
-        { node, attempt: info.attempt, delayMs: Math.round(info.delay) },
-        "reconnect scheduled",
-      ),
+    (info: { attempt: number; delay: number; error?: unknown }) =>
+      log.info({
+        node,
+        attempt: info.attempt,
+        delayMs: Math.round(info.delay),
+        ...(info.error === undefined ? {} : { reason: brokerError(info.error).message }),
+      }, "reconnect scheduled"),
   );
   try {
     await model.waitForConnect();
