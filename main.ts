@@ -5,7 +5,7 @@
  * where logs go.
  *
  * Logs are JSON lines on stderr, batched ({@linkcode batchingSink}); stdout is kept for command
- * output (`request`, `routes`, `register`, `check`, `demo`).
+ * output (`request`, `notify`, `routes`, `register`, `check`, `demo`).
  */
 
 import { Command } from "@commander-js/extra-typings";
@@ -32,6 +32,7 @@ import {
 } from "./lib/app/flags.ts";
 import { serve, type Served } from "./lib/app/serve.ts";
 import { cellMqtt, sendRequest } from "./lib/app/request.ts";
+import { notifyCommand, sendNotification } from "./lib/app/notify.ts";
 import { mqttSettings } from "./lib/app/mqtt_config.ts";
 import { registerExtensions } from "./lib/app/register.ts";
 import { runDemo } from "./lib/sim/demo.ts";
@@ -105,6 +106,10 @@ serveCommand(program).action(async (options) => {
 
 requestCommand(program).action(async (method, path, options) => {
   console.log(await sendRequest(extensions, method, path, options));
+});
+
+notifyCommand(program).action(async (type, options) => {
+  console.log(await sendNotification(type, options));
 });
 
 routesCommand(program).action((options) => {

@@ -5,15 +5,17 @@
  * path; with `--transport mqtt`, publishes an `API_REQUEST` on that extension's monitor topic
  * with an {@linkcode MqttCellClient} (as its own MQTT user, never the extension's triplet: see
  * lib/transport/mqtt/cell_client.ts) and waits for the `API_RESPONSE` on the respond topic;
- * `both` sends it on each bus in turn. Describes each exchange alike. Also the flag parsers of
- * `--header` and `--right`.
+ * `both` sends it on each bus in turn. Describes each exchange alike. On AMQP the request
+ * expires with `--timeout` (a request nobody took is dropped, not run by the next `serve`), and
+ * a timeout on a queue nobody consumes says so. Also the flag parsers of `--header` and
+ * `--right`.
  */
 
 import { compile } from "../core/dispatch.ts";
 import { type Extension, tripletOf } from "../core/extension.ts";
 import { buildRequest, type CellRequest, decodeReply, describeExchange } from "../sim/cell.ts";
 import { exchangeOverMqtt } from "../sim/mqtt_cell.ts";
-import { CellClient } from "../transport/amqp/mod.ts";
+import { BrokerAdmin, CellClient } from "../transport/amqp/mod.ts";
 import type { MqttTls } from "../transport/mqtt/connection.ts";
 import { monitorTopic, parseTriplet, respondTopic } from "../transport/mqtt/topics.ts";
 import { UsageError } from "./config.ts";
@@ -157,18 +159,37 @@ async function overAmqp(
   request: CellRequest,
   options: RequestOptions,
 ): Promise<string> {
+  const routingKey = options.routingKey ?? routingKeyFor(registry, request.path);
   const cell = await CellClient.connect(options.amqpUrl);
   try {
     const started = performance.now();
-    const raw = await cell.send(
-      options.exchange,
-      options.routingKey ?? routingKeyFor(registry, request.path),
-      buildRequest(request),
-      { timeoutMs: options.timeout },
-    );
+    // Expires with the timeout: a request nobody answered is not run by the next `serve`.
+    const raw = await cell.send(options.exchange, routingKey, buildRequest(request), {
+      timeoutMs: options.timeout,
+      expirationMs: options.timeout,
+    }).catch(async (e) => {
+      throw (await idleQueue(options.amqpUrl, routingKey)) ?? e;
+    });
     return describeExchange(request, decodeReply(raw), performance.now() - started);
   } finally {
     await cell.close();
+  }
+}
+
+/**
+ * After a timeout: an error naming the queue (the routing key, `serve`'s default queue name)
+ * when it exists and nobody consumes it; `undefined` otherwise (keep the timeout's error).
+ */
+async function idleQueue(url: string, queue: string): Promise<Error | undefined> {
+  const admin = await BrokerAdmin.connect(url).catch(() => undefined);
+  if (!admin) return undefined;
+  try {
+    const info = await admin.queueInfo(queue).catch(() => undefined);
+    return info?.consumers === 0
+      ? new Error(`queue ${queue} has 0 consumers: is serve running?`)
+      : undefined;
+  } finally {
+    await admin.close();
   }
 }
 

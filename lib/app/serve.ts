@@ -13,7 +13,7 @@
 import { eventProcessor } from "../core/events.ts";
 import type { Extension } from "../core/extension.ts";
 import { endpoint, type EndpointOptions } from "../core/service.ts";
-import { startHttp } from "../observability/http.ts";
+import { type HttpListener, startHttp } from "../observability/http.ts";
 import type { Logger, LogSink } from "../observability/log.ts";
 import { type VcdextMetrics, vcdextMetrics } from "../observability/metrics.ts";
 import { requestObserver } from "../observability/observer.ts";
@@ -286,23 +286,30 @@ export async function serve(
       return startMqtt(plan.extensions, plan.settings, limits, { ...deps, metrics }, ha);
     });
   }
+  // The listener first: `/healthz` answers from the start (`/readyz` is 503 until consuming),
+  // and a port in use fails before anything consumes.
+  const current: { service?: RunningTransport } = {};
+  let http: HttpListener | undefined;
   let service: RunningTransport;
   try {
+    http = options.httpPort === undefined ? undefined : await startHttp({
+      hostname: options.httpHost ?? "127.0.0.1",
+      port: options.httpPort,
+      ready: () => current.service?.ready() ?? false,
+      metrics: () => {
+        const service = current.service;
+        if (service) metrics.inFlight.set({}, service.inFlight());
+        return metrics.registry.render();
+      },
+      log,
+    });
     service = await startAll(starts);
   } catch (e) {
+    await http?.close();
     vcd?.close();
     throw e;
   }
-  const http = options.httpPort === undefined ? undefined : await startHttp({
-    hostname: options.httpHost ?? "127.0.0.1",
-    port: options.httpPort,
-    ready: service.ready,
-    metrics: () => {
-      metrics.inFlight.set({}, service.inFlight());
-      return metrics.registry.render();
-    },
-    log,
-  });
+  current.service = service;
   return {
     inFlight: service.inFlight,
     ready: service.ready,

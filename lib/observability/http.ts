@@ -1,6 +1,7 @@
 /**
  * @module The optional HTTP listener, one of the few network adapters: `/healthz` (the process
- * is alive), `/readyz` (connected to the broker and consuming) and `/metrics` (Prometheus text).
+ * is alive; `serve` starts the listener before connecting, so it answers from the start),
+ * `/readyz` (connected to the broker and consuming) and `/metrics` (Prometheus text).
  * Bound to 127.0.0.1 unless told otherwise: it is for the local agent and the load balancer's
  * health check, not for the world.
  */
@@ -58,8 +59,25 @@ export function answer(
   }
 }
 
-/** Starts the listener; resolves once it listens. */
+/**
+ * Starts the listener; resolves once it listens. A port in use (or any failure to bind) throws
+ * one line naming the address, e.g. `HTTP listener (--http-port): cannot listen on
+ * 127.0.0.1:9090: address in use`.
+ */
 export async function startHttp(options: HttpOptions): Promise<HttpListener> {
+  try {
+    return await listen(options);
+  } catch (e) {
+    const reason = e instanceof Deno.errors.AddrInUse
+      ? "address in use"
+      : String((e as Error)?.message ?? e);
+    throw new Error(
+      `HTTP listener (--http-port): cannot listen on ${options.hostname}:${options.port}: ${reason}`,
+    );
+  }
+}
+
+async function listen(options: HttpOptions): Promise<HttpListener> {
   let port = options.port;
   const listening = Promise.withResolvers<void>();
   const server = Deno.serve({

@@ -45,6 +45,11 @@ export interface SendOptions {
   readonly replyToExchange?: string | null;
   /** The correlation id; default a random UUID. */
   readonly correlationId?: string;
+  /**
+   * The message's AMQP expiration, in ms: a request nobody took by then is dropped by the
+   * broker rather than run later by the next consumer (`vcdext request` sets its timeout).
+   */
+  readonly expirationMs?: number;
 }
 
 interface Pending {
@@ -166,6 +171,7 @@ export class CellClient {
         contentType: "application/json",
       };
       if (replyTo !== undefined) props.replyTo = replyTo;
+      if (options.expirationMs !== undefined) props.expiration = String(options.expirationMs);
       try {
         this.channel.publish(exchange, routingKey, toBuffer(envelope.body), props);
       } catch (e) {

@@ -48,9 +48,59 @@ const CONNECT_ADVICE =
  */
 export function connectError(url: string, e: unknown): Error {
   const reason = parsesAsWritten(url)
-    ? scrub(String((e as Error)?.message ?? e), passwordsOf(url))
+    ? scrub(closeReason(url, String((e as Error)?.message ?? e)), passwordsOf(url))
     : CONNECT_ADVICE;
   return new Error(`Cannot connect to ${safeUrl(url)}: ${reason}`);
+}
+
+/**
+ * amqplib's text, with the broker's reason when amqplib leaves it out: a broker that refuses
+ * `connection.open` (RabbitMQ: 530 NOT_ALLOWED, "vhost X not found" or "access to vhost X
+ * refused") makes amqplib say only "Expected ConnectionOpenOk; got <ConnectionClose …>".
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { closeReason } from "./connection.ts";
+ * const text = "Expected ConnectionOpenOk; got <ConnectionClose channel:0>";
+ * assert.match(closeReason("amqp://u:p@h/lab", text), /virtual host "lab"/);
+ * assert.equal(closeReason("amqp://h", "ECONNREFUSED"), "ECONNREFUSED");
+ * ```
+ */
+export function closeReason(url: string, text: string): string {
+  if (!/Expected ConnectionOpenOk; got <ConnectionClose/.test(text)) return text;
+  return `${text}: the broker refused to open virtual host "${vhostOf(url)}" (530 NOT_ALLOWED: ` +
+    "it does not exist, or the user has no access to it)";
+}
+
+/** The URL's virtual host as the broker sees it (`/` when the path is empty). */
+function vhostOf(url: string): string {
+  try {
+    const path = new URL(url).pathname.slice(1);
+    return path === "" ? "/" : decodeURIComponent(path);
+  } catch {
+    return "?";
+  }
+}
+
+/**
+ * The broker's node for a log line: `host:port`, never the credentials.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { nodeOf } from "./connection.ts";
+ * assert.equal(nodeOf("amqp://u:secret@rabbit.lab/vh"), "rabbit.lab:5672");
+ * assert.equal(nodeOf("amqps://u:secret@rabbit.lab:5000"), "rabbit.lab:5000");
+ * ```
+ */
+export function nodeOf(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname}:${u.port || (u.protocol === "amqps:" ? "5671" : "5672")}`;
+  } catch {
+    return "?";
+  }
 }
 
 /**
@@ -65,7 +115,7 @@ function brokerErrorFields(url: string): (err: unknown) => Record<string, unknow
     if (!asWritten) return { name: fields.name, message: CONNECT_ADVICE };
     return {
       ...fields,
-      message: scrub(fields.message, passwords),
+      message: scrub(closeReason(url, fields.message), passwords),
       ...(fields.stack === undefined ? {} : { stack: scrub(fields.stack, passwords) }),
     };
   };
@@ -133,6 +183,8 @@ export async function connectRecovering(
   options: RecoveringOptions,
 ): Promise<RecoveringChannelModel> {
   const { url, log } = options;
+  const node = nodeOf(url);
+  log.info({ node, url: safeUrl(url) }, "connecting to the broker");
   const model: RecoveringChannelModel = await amqp.connect(url, {
     ...socketOptions(options.tls),
     clientProperties: { connection_name: instanceName() },
@@ -152,11 +204,16 @@ export async function connectRecovering(
       log.warn({ err: brokerError(err) }, "disconnected from the broker; reconnecting");
     }
   });
-  model.on("connect", () => log.info({ url: safeUrl(url) }, "connected to the broker"));
+  model.on("connect", () => log.info({ node, url: safeUrl(url) }, "connected to the broker"));
   model.on(
     "reconnect-scheduled",
-    (info: { attempt: number; delay: number }) =>
-      log.debug({ attempt: info.attempt, delayMs: Math.round(info.delay) }, "reconnect scheduled"),
+    (info: { attempt: number; delay: number; error?: unknown }) =>
+      log.info({
+        node,
+        attempt: info.attempt,
+        delayMs: Math.round(info.delay),
+        ...(info.error === undefined ? {} : { reason: brokerError(info.error).message }),
+      }, "reconnect scheduled"),
   );
   try {
     await model.waitForConnect();
