@@ -37,6 +37,7 @@
  * ```
  */
 
+import { withRightIds as resolveRightIds } from "./core/rights.ts";
 import { BLOCKING_TASK_CREATE, type EventOutcome, eventProcessor } from "./core/events.ts";
 import {
   type BlockingTask,
@@ -398,4 +399,13 @@ export async function decide(ext: Extension, task: TaskSpec): Promise<DecideResu
     },
   });
   return { ...result, decision };
+}
+
+/**
+ * The extension with its rights declared by name replaced by ids, as `serve` hands it to the
+ * dispatcher after looking the names up in vCD: `ids` maps `{namespace}:Name` to
+ * `urn:vcloud:right:<uuid>`. A test of a route with a named right gives the caller that id.
+ */
+export function withRightIds(ext: Extension, ids: Readonly<Record<string, string>>): Extension {
+  return resolveRightIds(ext, new Map(Object.entries(ids)));
 }
