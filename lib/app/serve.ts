@@ -19,12 +19,7 @@ import { type VcdextMetrics, vcdextMetrics } from "../observability/metrics.ts";
 import { requestObserver } from "../observability/observer.ts";
 import { buildInfo, processMetrics } from "../observability/process_metrics.ts";
 import type { AmqpAddress } from "../transport/amqp/delivery.ts";
-import {
-  type AmqpTls,
-  type ConsumerSpec,
-  extensionBinding,
-  startService,
-} from "../transport/amqp/mod.ts";
+import { type ConsumerSpec, extensionBinding, startService } from "../transport/amqp/mod.ts";
 import type { RunningTransport } from "../transport/transport.ts";
 import { blockingTaskGateway, type VcdClient } from "../vcd/client.ts";
 import {
@@ -192,12 +187,6 @@ async function startAll(
   return allTransports(running);
 }
 
-/** The broker TLS for `--mqtt-ha`'s leases (the AMQP flags), read as `serve` reads them. */
-async function haTls(options: ServeOptions): Promise<{ amqpTls?: AmqpTls }> {
-  const tls = await amqpTls(options);
-  return tls ? { amqpTls: tls } : {};
-}
-
 /** The MQTT side's settings, or `undefined` with `--transport amqp` (read before connecting). */
 async function mqttPlan(
   options: ServeOptions,
@@ -261,7 +250,8 @@ export async function serve(
   const consumers = amqp
     ? consumersFor(options, registry, log, vcd, metrics).map((c) => ({ ...c, ...extra }))
     : [];
-  const tls = amqp ? await amqpTls(options) : undefined;
+  // The broker TLS files, read once: for the AMQP transport and for `--mqtt-ha`'s leases.
+  const tls = amqp || options.mqttHa ? await amqpTls(options) : undefined;
   const starts: (() => Promise<RunningTransport>)[] = [];
   if (amqp) {
     starts.push(() =>
@@ -281,7 +271,7 @@ export async function serve(
       // Loaded only now: an AMQP-only service never loads the mqtt client.
       const { startMqtt } = await import("./serve_mqtt.ts");
       const ha = options.mqttHa
-        ? { amqpUrl: options.amqpUrl, ...(await haTls(options)) }
+        ? { amqpUrl: options.amqpUrl, ...(tls ? { amqpTls: tls } : {}) }
         : undefined;
       return startMqtt(plan.extensions, plan.settings, limits, { ...deps, metrics }, ha);
     });
