@@ -25,7 +25,6 @@ import { renderCheckTable, runCheck } from "./lib/app/check.ts";
 import {
   checkCommand,
   demoCommand,
-  registerCommand,
   requestCommand,
   routesCommand,
   serveCommand,
@@ -34,7 +33,7 @@ import { serve, type Served } from "./lib/app/serve.ts";
 import { cellMqtt, sendRequest } from "./lib/app/request.ts";
 import { notifyCommand, sendNotification } from "./lib/app/notify.ts";
 import { mqttSettings } from "./lib/app/mqtt_config.ts";
-import { registerExtensions } from "./lib/app/register.ts";
+import { registerCommand, registerExtensions } from "./lib/app/register.ts";
 import { runDemo } from "./lib/sim/demo.ts";
 import { commandOf, unknownCommand, usageHint } from "./lib/app/usage.ts";
 import { extensions } from "./handlers/mod.ts";

@@ -66,7 +66,7 @@ export async function withService(
   try {
     await options.before?.(admin, { exchange, queue });
     const service = await startService({
-      url,
+      urls: [url],
       prefetch: options.prefetch ?? 128,
       log: createLogger("debug", { write: (line) => logs.push(line) }),
       consumers: [{

@@ -51,7 +51,7 @@ Deno.test("notifications and blocking tasks are handled through the broker and v
   const admin = await BrokerAdmin.connect(AMQP_URL);
   await admin.declareExchange(exchange, "topic", true); // vCD creates it, not the service
   const service = await startService({
-    url: AMQP_URL,
+    urls: [AMQP_URL],
     prefetch: 16,
     log,
     consumers: [{
@@ -196,7 +196,7 @@ Deno.test("a notification exchange that vCD creates after vcdext started is boun
   const events = eventProcessor([ext], { log: silentLogger, sleep: () => Promise.resolve() });
   const admin = await BrokerAdmin.connect(AMQP_URL);
   const service = await startService({
-    url: AMQP_URL,
+    urls: [AMQP_URL],
     prefetch: 4,
     log: createLogger("info", { write: (line) => logs.push(line) }),
     missingExchangeCheckMs: 100,

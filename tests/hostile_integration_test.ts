@@ -102,7 +102,7 @@ Deno.test("notifications with a 128 KiB entity do not hold up the next one, nor 
   const admin = await BrokerAdmin.connect(AMQP_URL);
   await admin.declareExchange(exchange, "topic", true);
   const service = await startService({
-    url: AMQP_URL,
+    urls: [AMQP_URL],
     prefetch: 16,
     log,
     consumers: [{

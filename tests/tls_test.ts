@@ -93,7 +93,7 @@ Deno.test({
     try {
       await t.step("a service over amqps:// answers a cell over amqps://", async () => {
         service = await startService({
-          url: broker.tlsUrl,
+          urls: [broker.tlsUrl],
           tls: ca,
           prefetch: 16,
           startupRetries: 1,
@@ -135,7 +135,7 @@ Deno.test({
             admin: await rejection(BrokerAdmin.connect(url)),
             cell: await rejection(CellClient.connect(url, {})),
             service: await rejection(startService({
-              url,
+              urls: [url],
               prefetch: 1,
               startupRetries: 0,
               log: createLogger("debug", { write: (line) => logs.push(line) }),

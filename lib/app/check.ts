@@ -39,8 +39,8 @@ export interface CheckRow {
 
 /** The `check` command's flags that {@linkcode runCheck} reads. */
 export interface CheckOptions {
-  /** The broker URL. */
-  readonly amqpUrl: string;
+  /** The broker URLs (`--amqp-url`, one per cluster node): the first that answers is used. */
+  readonly amqpUrl: readonly string[];
   /** The extension exchange, as given to serve. */
   readonly exchange: string;
   /** The queue name given to serve (one extension only); default the routing key. */
@@ -80,7 +80,7 @@ export async function runCheck(options: CheckOptions, inputs: CheckInputs): Prom
 /** The AMQP rows: connection, exchange, and per extension its queue and a round trip. */
 async function amqpRows(options: CheckOptions, inputs: CheckInputs): Promise<CheckRow[]> {
   const rows: CheckRow[] = [];
-  const what = `connect ${safeUrl(options.amqpUrl)}`;
+  const what = `connect ${options.amqpUrl.map(safeUrl).join(" or ")}`;
   let admin: BrokerAdmin;
   try {
     admin = await BrokerAdmin.connect(options.amqpUrl, inputs.tls);
@@ -155,7 +155,7 @@ async function roundTrip(
     return await roundTripRow(what, sampleRequest(ext), async (request) => {
       if (!options.live) {
         service = await startService({
-          url: options.amqpUrl,
+          urls: options.amqpUrl,
           ...(tls ? { tls } : {}),
           prefetch: 1,
           log: silentLogger,

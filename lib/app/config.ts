@@ -44,6 +44,33 @@ export function positiveInt(name: string, min = 1): (value: string) => number {
   };
 }
 
+/** The local broker: `--amqp-url`'s default. */
+export const LOCAL_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672";
+
+/** `--amqp-url`'s default list (compared by identity: the first value given replaces it). */
+export const DEFAULT_AMQP_URLS: string[] = [LOCAL_AMQP_URL];
+
+/**
+ * `--amqp-url`'s parser: the flag may be given once per cluster node, and one value (or
+ * `VCDEXT_AMQP_URL`) may hold a comma-separated list. A value is split only at a comma followed
+ * by `amqp://` or `amqps://`, so a comma inside a password stays where it is. The first value
+ * given replaces the default; the next ones are added in order.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { collectAmqpUrls, DEFAULT_AMQP_URLS } from "./config.ts";
+ * const one = collectAmqpUrls("amqp://u:p@a/vh,amqps://u:p,w@b/vh", DEFAULT_AMQP_URLS);
+ * assert.deepEqual(one, ["amqp://u:p@a/vh", "amqps://u:p,w@b/vh"]);
+ * assert.deepEqual(collectAmqpUrls("amqp://c", one), [...one, "amqp://c"]);
+ * ```
+ */
+export function collectAmqpUrls(value: string, previous: readonly string[]): string[] {
+  const urls = value.split(/,(?=\s*amqps?:\/\/)/).map((u) => u.trim()).filter((u) => u !== "");
+  if (urls.length === 0) throw new UsageError("--amqp-url must name a broker URL");
+  return previous === DEFAULT_AMQP_URLS ? urls : [...previous, ...urls];
+}
+
 /**
  * The extensions of `registry` named by `--extension` (all of them when none is named); an
  * unknown name is a {@linkcode UsageError} listing the loaded ones. Reads `registry` when
@@ -75,7 +102,12 @@ export interface ServeOptions {
    * no notifications or blocking tasks), or `both` at once (the migration).
    */
   transport?: ServeTransport | undefined;
-  amqpUrl: string;
+  /** The broker URLs, one per cluster node, in order of preference (`--amqp-url`). */
+  amqpUrl: readonly string[];
+  /** AMQP heartbeat asked for, in seconds (`--heartbeat`; a URL's `?heartbeat=` wins). */
+  heartbeat?: number | undefined;
+  /** How long one broker connection attempt may go unanswered (`--connect-timeout-ms`). */
+  connectTimeoutMs?: number | undefined;
   exchange: string;
   queue?: string | undefined;
   extension?: string[] | undefined;
@@ -292,7 +324,7 @@ export const NO_AMQP_BUT_LEASES =
  * import assert from "node:assert/strict";
  * import { settingsForLog } from "./config.ts";
  * const line = settingsForLog({
- *   amqpUrl: "amqp://u:secret@broker/",
+ *   amqpUrl: ["amqp://u:secret@broker/"],
  *   vcdToken: "t0ken",
  *   vcdPassword: "pw",
  *   logLevel: "info",
@@ -301,7 +333,7 @@ export const NO_AMQP_BUT_LEASES =
  * assert.equal(line.vcdToken, "[set]");
  * const mqtt = settingsForLog({
  *   transport: "mqtt",
- *   amqpUrl: "amqp://u:secret@broker/",
+ *   amqpUrl: ["amqp://u:secret@broker/"],
  *   mqttUrl: "wss://u:secret@cell/messaging/mqtt",
  *   exchange: "vcdext",
  *   logLevel: "info",
@@ -313,12 +345,12 @@ export const NO_AMQP_BUT_LEASES =
  * ```
  */
 export function settingsForLog(
-  options: Partial<ServeOptions> & { amqpUrl: string; logLevel: LogLevel },
+  options: Partial<ServeOptions> & { amqpUrl: readonly string[]; logLevel: LogLevel },
 ): Record<string, unknown> {
   const { amqpUrl, vcdToken, vcdUrl, mqttUrl, vcdPassword: _password, ...rest } = options;
   const transport = options.transport ?? "amqp";
   const shown: Record<string, unknown> = {
-    amqpUrl: safeUrl(amqpUrl),
+    amqpUrl: amqpUrl.map(safeUrl),
     ...rest,
     ...(vcdUrl === undefined ? {} : { vcdUrl: safeUrl(vcdUrl) }),
     ...(vcdToken === undefined ? {} : { vcdToken: "[set]" }),

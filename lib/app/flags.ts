@@ -17,17 +17,18 @@ import {
 } from "../core/vcloud.ts";
 import { LOG_LEVELS, type LogLevel } from "../observability/log.ts";
 import { SAMPLE } from "../sim/cell.ts";
-import { positiveInt } from "./config.ts";
+import { collectAmqpUrls, DEFAULT_AMQP_URLS, LOCAL_AMQP_URL, positiveInt } from "./config.ts";
 import { collect, parseHeader } from "./request.ts";
 
-/** `--amqp-url`, from `VCDEXT_AMQP_URL` or the local broker. */
+/** `--amqp-url`, once per cluster node, from `VCDEXT_AMQP_URL` (a comma list) or the local broker. */
 export function amqpUrlOption() {
   return new Option(
     "--amqp-url <url>",
-    "broker URL (amqp:// or amqps://); keep the password in the env var",
+    "broker URL (amqp:// or amqps://); once per cluster node, tried in order; keep the password in the env var (a comma list)",
   )
     .env("VCDEXT_AMQP_URL")
-    .default("amqp://guest:guest@127.0.0.1:5672");
+    .argParser(collectAmqpUrls)
+    .default(DEFAULT_AMQP_URLS, LOCAL_AMQP_URL);
 }
 
 /** `--exchange`, the direct exchange of API requests. */
@@ -116,7 +117,7 @@ export const vcdOption = {
 };
 
 /** The vCD REST API flags (`serve`, `register`). */
-function withVcdOptions<Args extends unknown[], Opts extends OptionValues>(
+export function withVcdOptions<Args extends unknown[], Opts extends OptionValues>(
   command: Command<Args, Opts>,
 ) {
   return command
@@ -156,6 +157,14 @@ export function serveCommand(program: Command) {
         "--queue <name>",
         "queue name (default: the extension's routing key); one extension only",
       ),
+    )
+    .addOption(
+      new Option("--heartbeat <s>", "AMQP heartbeat; a silent link is dropped after 2-3 of them")
+        .argParser(positiveInt("--heartbeat", 0)).default(5),
+    )
+    .addOption(
+      new Option("--connect-timeout-ms <ms>", "give up a broker connection attempt after this")
+        .argParser(positiveInt("--connect-timeout-ms")).default(5_000),
     )
     .addOption(
       new Option("--prefetch <n>", "unacked deliveries per instance").argParser(
@@ -365,62 +374,6 @@ export function routesCommand(program: Command) {
       ),
     )
     .addOption(new Option("--json", "print JSON instead of text"));
-}
-
-/** `register`: the extensions' `vmext:Service` registrations in vCD. */
-export function registerCommand(program: Command) {
-  return withVcdOptions(
-    program
-      .command("register")
-      .description(
-        "register the API extensions in vCD (vmext:Service with ApiFilters derived from the route " +
-          "templates; --transport mqtt: the cloudapi external service, its API filters and an " +
-          "EXTENSION token): --print writes the documents; with --vcd-url creates or updates them",
-      )
-      .addOption(exchangeOption())
-      .addOption(
-        new Option("--extension <name...>", "only these extensions (default: all with routes)"),
-      )
-      .addOption(
-        new Option(
-          "--routing-key <key>",
-          "routing key (default: the extension's); one extension only",
-        ),
-      )
-      .addOption(
-        new Option("--priority <n>", "priority among services matching the same path").argParser(
-          positiveInt("--priority", 0),
-        ).default(50),
-      )
-      .addOption(
-        new Option(
-          "--authorization-enabled",
-          "let vCD check the service's rights before forwarding",
-        ),
-      )
-      .addOption(
-        new Option("--print", "write the registration documents to stdout; change nothing"),
-      )
-      .addOption(
-        new Option("--disable", "set Enabled=false on the registered services").conflicts([
-          "unregister",
-          "print",
-        ]),
-      )
-      .addOption(
-        new Option("--unregister", "disable, then delete the registered services").conflicts([
-          "print",
-        ]),
-      )
-      .addOption(mqttOption.transport())
-      .addOption(
-        new Option(
-          "--mqtt-token-file <file>",
-          "--transport mqtt: where the new EXTENSION token is written (mode 0600; 'vendor/name/version token' lines)",
-        ),
-      )
-      .optionsGroup("vCD REST API:"),
-  );
 }
 
 /** `check`: the broker side as `serve` would use it, and a round trip. */

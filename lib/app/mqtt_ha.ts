@@ -33,8 +33,8 @@ import type { RunningTransport } from "../transport/transport.ts";
 
 /** Settings of {@linkcode startMqttHa}. */
 export interface MqttHaConfig {
-  /** The RabbitMQ broker that holds the leases (`--amqp-url`). */
-  readonly amqpUrl: string;
+  /** The RabbitMQ brokers that hold the leases (`--amqp-url`, one per cluster node). */
+  readonly amqpUrl: readonly string[];
   readonly amqpTls?: AmqpTls;
   /** The MQTT service as without HA; it is started paused. */
   readonly mqtt: MqttServiceConfig;
@@ -89,7 +89,7 @@ export async function startMqttHa(config: MqttHaConfig): Promise<RunningMqttHa> 
   const service = await startMqttService({ ...config.mqtt, extensions, startPaused: true });
   try {
     holder = await acquireLeases({
-      url: config.amqpUrl,
+      urls: config.amqpUrl,
       tls: config.amqpTls,
       names: [...labelOf.keys()],
       log,

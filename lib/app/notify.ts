@@ -15,7 +15,7 @@ import { amqpUrlOption } from "./flags.ts";
 
 /** The flags of `vcdext notify` besides the event type. */
 export interface NotifyOptions {
-  amqpUrl: string;
+  amqpUrl: readonly string[];
   notificationsExchange: string;
   entity: string;
   org: string;

@@ -7,6 +7,7 @@
  * lib/app/token_file.ts). `both` does both, for a migration.
  */
 
+import { type Command, Option } from "@commander-js/extra-typings";
 import { type Extension, tripletOf } from "../core/extension.ts";
 import type { Logger } from "../core/logger.ts";
 import { renderServiceDocument } from "../core/register.ts";
@@ -17,7 +18,14 @@ import {
 } from "../vcd/cloudapi.ts";
 import type { VcdClient } from "../vcd/client.ts";
 import { describeResult, register } from "../vcd/registrar.ts";
-import { selectExtensions, UsageError, vcdClientFrom, type VcdOptions } from "./config.ts";
+import {
+  positiveInt,
+  selectExtensions,
+  UsageError,
+  vcdClientFrom,
+  type VcdOptions,
+} from "./config.ts";
+import { exchangeOption, mqttOption, withVcdOptions } from "./flags.ts";
 import { readTokenFile, storeToken } from "./token_file.ts";
 
 /** The flags of `vcdext register`. */
@@ -128,4 +136,60 @@ async function registerMqtt(
     await storeToken(file, triplet, undefined);
   }
   return describeCloudApiResult(result, file);
+}
+
+/** `register`: the extensions' `vmext:Service` registrations in vCD. */
+export function registerCommand(program: Command) {
+  return withVcdOptions(
+    program
+      .command("register")
+      .description(
+        "register the API extensions in vCD (vmext:Service with ApiFilters derived from the route " +
+          "templates; --transport mqtt: the cloudapi external service, its API filters and an " +
+          "EXTENSION token): --print writes the documents; with --vcd-url creates or updates them",
+      )
+      .addOption(exchangeOption())
+      .addOption(
+        new Option("--extension <name...>", "only these extensions (default: all with routes)"),
+      )
+      .addOption(
+        new Option(
+          "--routing-key <key>",
+          "routing key (default: the extension's); one extension only",
+        ),
+      )
+      .addOption(
+        new Option("--priority <n>", "priority among services matching the same path").argParser(
+          positiveInt("--priority", 0),
+        ).default(50),
+      )
+      .addOption(
+        new Option(
+          "--authorization-enabled",
+          "let vCD check the service's rights before forwarding",
+        ),
+      )
+      .addOption(
+        new Option("--print", "write the registration documents to stdout; change nothing"),
+      )
+      .addOption(
+        new Option("--disable", "set Enabled=false on the registered services").conflicts([
+          "unregister",
+          "print",
+        ]),
+      )
+      .addOption(
+        new Option("--unregister", "disable, then delete the registered services").conflicts([
+          "print",
+        ]),
+      )
+      .addOption(mqttOption.transport())
+      .addOption(
+        new Option(
+          "--mqtt-token-file <file>",
+          "--transport mqtt: where the new EXTENSION token is written (mode 0600; 'vendor/name/version token' lines)",
+        ),
+      )
+      .optionsGroup("vCD REST API:"),
+  );
 }

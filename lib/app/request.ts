@@ -23,7 +23,7 @@ import { mqttBroker } from "./mqtt_config.ts";
 
 /** The flags of `vcdext request` besides method and path. */
 export interface RequestOptions {
-  amqpUrl: string;
+  amqpUrl: readonly string[];
   exchange: string;
   routingKey?: string | undefined;
   accept: string;
@@ -180,7 +180,7 @@ async function overAmqp(
  * After a timeout: an error naming the queue (the routing key, `serve`'s default queue name)
  * when it exists and nobody consumes it; `undefined` otherwise (keep the timeout's error).
  */
-async function idleQueue(url: string, queue: string): Promise<Error | undefined> {
+async function idleQueue(url: readonly string[], queue: string): Promise<Error | undefined> {
   const admin = await BrokerAdmin.connect(url).catch(() => undefined);
   if (!admin) return undefined;
   try {

@@ -256,7 +256,11 @@ export async function serve(
   if (amqp) {
     starts.push(() =>
       startService({
-        url: options.amqpUrl,
+        urls: options.amqpUrl,
+        ...(options.heartbeat === undefined ? {} : { heartbeatSec: options.heartbeat }),
+        ...(options.connectTimeoutMs === undefined
+          ? {}
+          : { connectTimeoutMs: options.connectTimeoutMs }),
         ...(tls ? { tls } : {}),
         prefetch: options.prefetch,
         consumers,

@@ -77,7 +77,7 @@ export function startMqtt(
   settings: MqttSettings,
   limits: EndpointOptions,
   deps: MqttDeps,
-  ha?: { readonly amqpUrl: string; readonly amqpTls?: AmqpTls },
+  ha?: { readonly amqpUrl: readonly string[]; readonly amqpTls?: AmqpTls },
 ): Promise<RunningTransport> {
   const config = {
     url: settings.url,

@@ -16,7 +16,7 @@ import { FAKE_USER, type FakeVcd, startFakeVcd } from "./fake_vcd.ts";
 
 /** What {@linkcode runDemo} needs from its caller. */
 export interface DemoOptions {
-  readonly amqpUrl: string;
+  readonly amqpUrl: readonly string[];
   /** The registry holding `gcp-ticketing` and `vapp-policy`. */
   readonly registry: readonly Extension[];
   /** Where the service's warnings and errors go (its other log lines are not shown). */

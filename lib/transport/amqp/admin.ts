@@ -17,8 +17,8 @@ export class BrokerAdmin {
     model.on("error", () => {});
   }
 
-  /** Connects without recovery. */
-  static async connect(url: string, tls?: AmqpTls): Promise<BrokerAdmin> {
+  /** Connects without recovery, to the first of several URLs that answers. */
+  static async connect(url: string | readonly string[], tls?: AmqpTls): Promise<BrokerAdmin> {
     return new BrokerAdmin(await connectPlain(url, tls));
   }
 

@@ -97,8 +97,14 @@ export class CellClient {
     model.on("error", () => {});
   }
 
-  /** Connects, declares the reply exchange and an exclusive reply queue, and consumes it. */
-  static async connect(url: string, options: CellOptions = {}): Promise<CellClient> {
+  /**
+   * Connects (to the first of several URLs that answers), declares the reply exchange and an
+   * exclusive reply queue, and consumes it.
+   */
+  static async connect(
+    url: string | readonly string[],
+    options: CellOptions = {},
+  ): Promise<CellClient> {
     const owned = options.replyExchange === undefined;
     const replyExchange = options.replyExchange ?? `vcdext.cell.${crypto.randomUUID().slice(0, 8)}`;
     const model = await connectPlain(url, options.tls, "vcdext-cell");

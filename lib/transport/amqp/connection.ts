@@ -1,13 +1,12 @@
 /**
- * @module Connecting to the broker: the socket and TLS options, the service's connection with
- * automatic recovery (capped exponential backoff with jitter, {@linkcode BROKER_RECONNECT}) and
- * its log lines, the plain connections of the cell's client and the admin, and the URL and
- * error redaction every message about the broker goes through.
+ * @module Connecting to the broker: the socket and TLS options, the plain connections of the
+ * cell's client and the admin (the first of several URLs that answers), the connection's name,
+ * and the URL and error redaction every message about the broker goes through. The service's
+ * connection, which fails over between URLs, is in `failover.ts`.
  */
 
 import amqp from "amqplib";
-import type { ChannelModel, RecoveringChannelModel } from "amqplib";
-import { backoffDelay, BROKER_RECONNECT } from "../../core/retry.ts";
+import type { ChannelModel } from "amqplib";
 import { errorFields, type Logger } from "../../observability/log.ts";
 import { parsesAsWritten, passwordsOf, safeUrl, scrub } from "../../core/redact.ts";
 
@@ -107,7 +106,7 @@ export function nodeOf(url: string): string {
  * The log fields of a connection error, which may quote the URL: scrubbed of its password as
  * well (see {@linkcode connectError}).
  */
-function brokerErrorFields(url: string): (err: unknown) => Record<string, unknown> {
+export function brokerErrorFields(url: string): (err: unknown) => Record<string, unknown> {
   const passwords = passwordsOf(url);
   const asWritten = parsesAsWritten(url);
   return (err) => {
@@ -146,22 +145,6 @@ export function coalesceWrites(model: ChannelModel): void {
   };
 }
 
-/** Settings of {@linkcode connectRecovering}. */
-export interface RecoveringOptions {
-  /** The broker URL (`amqp://` or `amqps://`). */
-  readonly url: string;
-  /** TLS settings for `amqps://` URLs. */
-  readonly tls?: AmqpTls | undefined;
-  /** Connection attempts at start-up before giving up. */
-  readonly startupRetries: number;
-  /** Where connection events are logged. */
-  readonly log: Logger;
-  /** Runs on every (re)connect, before the connection counts as up: declare and consume. */
-  readonly setup: (model: ChannelModel) => Promise<void>;
-  /** Whether the service is stopping: a disconnect is then expected, not warned about. */
-  readonly stopping: () => boolean;
-}
-
 /**
  * The service connection's name in the broker's management UI: `vcdext@<hostname>:<pid>`, so
  * an operator can tell the instances apart (`vcdext@?:<pid>` without the hostname permission).
@@ -174,77 +157,43 @@ export function instanceName(): string {
   return `vcdext@${host}:${Deno.pid}`;
 }
 
-/**
- * The service's connection: connects (trying `startupRetries` times), runs `setup` on it and
- * again after every reconnect, and logs what happens to it. Throws {@linkcode connectError}
- * when the broker cannot be reached at start-up.
- */
-export async function connectRecovering(
-  options: RecoveringOptions,
-): Promise<RecoveringChannelModel> {
-  const { url, log } = options;
-  const node = nodeOf(url);
-  log.info({ node, url: safeUrl(url) }, "connecting to the broker");
-  const model: RecoveringChannelModel = await amqp.connect(url, {
-    ...socketOptions(options.tls),
-    clientProperties: { connection_name: instanceName() },
-    recovery: {
-      // amqplib counts attempts from 1; the policy from 0 (see core/retry.ts).
-      calculateDelay: (attempt: number) => backoffDelay(attempt - 1, BROKER_RECONNECT),
-      maxRetries: Infinity,
-      initialMaxRetries: options.startupRetries,
-      waitForConnect: false,
-      setup: options.setup,
-    },
-  });
-  const brokerError = brokerErrorFields(url);
-  model.on("error", (err: unknown) => log.warn({ err: brokerError(err) }, "connection error"));
-  model.on("disconnect", (err: unknown) => {
-    if (!options.stopping()) {
-      log.warn({ err: brokerError(err) }, "disconnected from the broker; reconnecting");
-    }
-  });
-  model.on("connect", () => log.info({ node, url: safeUrl(url) }, "connected to the broker"));
-  model.on(
-    "reconnect-scheduled",
-    (info: { attempt: number; delay: number; error?: unknown }) =>
-      log.info({
-        node,
-        attempt: info.attempt,
-        delayMs: Math.round(info.delay),
-        ...(info.error === undefined ? {} : { reason: brokerError(info.error).message }),
-      }, "reconnect scheduled"),
-  );
-  try {
-    await model.waitForConnect();
-  } catch (e) {
-    await model.close().catch(() => {});
-    throw connectError(url, e);
-  }
-  model.on(
-    "handler-error",
-    (err: unknown) => log.error({ err: errorFields(err) }, "handler error"),
-  );
-  return model;
-}
+/** How long a plain connection attempt may go unanswered by default, ms. */
+export const CONNECT_TIMEOUT_MS = 5_000;
 
 /**
- * A connection without recovery (the cell's client, the admin); throws
- * {@linkcode connectError}.
+ * A connection without recovery (the cell's client, the admin): to the first of `urls` that
+ * answers within `timeoutMs`, tried in order; throws {@linkcode connectError} (each node's reason
+ * when there are several).
  */
 export async function connectPlain(
-  url: string,
+  urls: string | readonly string[],
   tls: AmqpTls | undefined,
   connectionName?: string,
+  timeoutMs = CONNECT_TIMEOUT_MS,
 ): Promise<ChannelModel> {
-  try {
-    return await amqp.connect(url, {
-      ...socketOptions(tls),
-      ...(connectionName === undefined
-        ? {}
-        : { clientProperties: { connection_name: connectionName } }),
-    });
-  } catch (e) {
-    throw connectError(url, e);
+  const list = typeof urls === "string" ? [urls] : urls;
+  const reasons: Error[] = [];
+  for (const url of list) {
+    try {
+      return await amqp.connect(url, {
+        ...socketOptions(tls),
+        timeout: timeoutMs,
+        ...(connectionName === undefined
+          ? {}
+          : { clientProperties: { connection_name: connectionName } }),
+      });
+    } catch (e) {
+      reasons.push(connectError(url, e));
+    }
   }
+  throw noneAnswered(reasons);
+}
+
+/** The error when no broker answered: the only reason, or every node's. */
+export function noneAnswered(reasons: readonly Error[]): Error {
+  if (reasons.length === 1) return reasons[0]!;
+  return new Error(
+    `Cannot connect to any of ${reasons.length} brokers: ` +
+      reasons.map((e) => e.message).join("; "),
+  );
 }

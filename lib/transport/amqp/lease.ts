@@ -45,6 +45,7 @@ import { EventEmitter } from "node:events";
 import { errorFields, type Logger } from "../../core/logger.ts";
 import { safeUrl } from "../../core/redact.ts";
 import { type AmqpTls, connectError, socketOptions } from "./connection.ts";
+import { withHeartbeat } from "./failover.ts";
 
 /** Timing of a {@linkcode LeaseHolder}; see the module comment for why `validForMs < H`. */
 export interface LeaseTiming {
@@ -68,8 +69,11 @@ export const DEFAULT_LEASE_TIMING: LeaseTiming = {
 
 /** Settings of {@linkcode acquireLeases}. */
 export interface LeaseOptions {
-  /** The broker URL (`amqp://` or `amqps://`); `heartbeat` is added to its query. */
-  readonly url: string;
+  /**
+   * The broker URLs (`amqp://` or `amqps://`), one per cluster node: one is used at a time, the
+   * next after a failed attempt or a lost connection; `heartbeat` is added to each query.
+   */
+  readonly urls: readonly string[];
   readonly tls?: AmqpTls | undefined;
   /** The leases to compete for (queue names). */
   readonly names: readonly string[];
@@ -87,21 +91,13 @@ export interface LeaseOptions {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { leaseQueueName, withHeartbeat } from "./lease.ts";
+ * import { leaseQueueName } from "./lease.ts";
  * const t = { vendor: "example", name: "gcp-ticketing", version: "1.0.0" };
  * assert.equal(leaseQueueName(t), "vcdext.mqtt-ha.example.gcp-ticketing.1.0.0");
- * assert.equal(withHeartbeat("amqp://h/v", 1), "amqp://h/v?heartbeat=1");
- * assert.equal(withHeartbeat("amqp://h/?frameMax=0", 2), "amqp://h/?frameMax=0&heartbeat=2");
  * ```
  */
 export function leaseQueueName(t: { vendor: string; name: string; version: string }): string {
   return `vcdext.mqtt-ha.${t.vendor}.${t.name}.${t.version}`;
-}
-
-/** `url` with `heartbeat=<sec>` in its query, unless it names one already. */
-export function withHeartbeat(url: string, sec: number): string {
-  if (/[?&]heartbeat=/.test(url)) return url;
-  return `${url}${url.includes("?") ? "&" : "?"}heartbeat=${sec}`;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -139,6 +135,8 @@ export class LeaseHolder extends EventEmitter<{ won: [string]; lost: [string, st
   #expiry: ReturnType<typeof setTimeout> | undefined;
   #session: Session | undefined;
   readonly #closed = new AbortController();
+  /** Which of the URLs to try next (modulo their number). */
+  #urlIndex = 0;
   #loop: Promise<void> | undefined;
 
   constructor(options: LeaseOptions) {
@@ -187,15 +185,18 @@ export class LeaseHolder extends EventEmitter<{ won: [string]; lost: [string, st
   }
 
   async #connect(): Promise<Session> {
-    const url = withHeartbeat(this.#o.url, this.#t.heartbeatSec);
+    const given = this.#o.urls[this.#urlIndex % this.#o.urls.length]!;
+    const url = withHeartbeat(given, this.#t.heartbeatSec);
     let model: ChannelModel;
     try {
       model = await amqp.connect(url, {
         ...socketOptions(this.#o.tls),
+        timeout: this.#t.retryMs * 5,
         clientProperties: { connection_name: "vcdext mqtt-ha lease" },
       });
     } catch (e) {
-      throw connectError(this.#o.url, e);
+      this.#urlIndex++;
+      throw connectError(given, e);
     }
     let end!: () => void;
     const over = new Promise<void>((r) => (end = r));
@@ -205,7 +206,7 @@ export class LeaseHolder extends EventEmitter<{ won: [string]; lost: [string, st
       (e: unknown) => this.#drop(session, `connection error: ${errorFields(e).message}`),
     );
     model.on("close", () => this.#drop(session, "connection closed"));
-    this.#log.info({ url: safeUrl(this.#o.url) }, "lease connection up");
+    this.#log.info({ url: safeUrl(given) }, "lease connection up");
     return session;
   }
 
@@ -313,6 +314,7 @@ export class LeaseHolder extends EventEmitter<{ won: [string]; lost: [string, st
   #drop(session: Session, why: string): void {
     if (session.dead) return;
     session.dead = true;
+    if (!this.#closed.signal.aborted) this.#urlIndex++; // the next node, if there are several
     clearTimeout(this.#expiry);
     this.#validUntil = 0;
     const lost = [...this.#held];

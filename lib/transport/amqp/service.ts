@@ -7,10 +7,11 @@
  */
 
 import { detached, type RunningTransport } from "../transport.ts";
-import type { ChannelModel, ConsumeMessage, RecoveringChannelModel } from "amqplib";
+import type { ChannelModel, ConsumeMessage } from "amqplib";
 import type { RejectCode, ReplyDecision } from "../../core/seam.ts";
 import { errorFields, type Logger } from "../../observability/log.ts";
-import { type AmqpTls, coalesceWrites, connectRecovering } from "./connection.ts";
+import { type AmqpTls, coalesceWrites } from "./connection.ts";
+import { BrokerLink } from "./failover.ts";
 import { type ConsumerSpec, DecisionRunner } from "./consumer.ts";
 import type { AmqpAddress } from "./delivery.ts";
 import { type Disposition, ReplyPublisher } from "./replies.ts";
@@ -20,10 +21,14 @@ import { within } from "./util.ts";
 
 /** Settings of {@linkcode startService}. */
 export interface ServiceConfig {
-  /** The broker URL (`amqp://` or `amqps://`). */
-  readonly url: string;
+  /** The broker URLs (`amqp://` or `amqps://`), one per cluster node, in order of preference. */
+  readonly urls: readonly string[];
   /** TLS settings for `amqps://` URLs. */
   readonly tls?: AmqpTls;
+  /** Heartbeat asked for, in seconds, where a URL names none; default 5. */
+  readonly heartbeatSec?: number;
+  /** How long one connection attempt may go unanswered, ms; default 5,000. */
+  readonly connectTimeoutMs?: number;
   /** Deliveries unacked at most per channel (the consuming channel's prefetch). */
   readonly prefetch: number;
   /** The queues to consume. */
@@ -34,7 +39,7 @@ export interface ServiceConfig {
   readonly publishTimeoutMs?: number;
   /** Per-message TTL of replies, so stale ones die on the broker; default 15,000 ms. */
   readonly replyExpirationMs?: number;
-  /** Connection attempts at start-up before giving up; default 5. */
+  /** Rounds over the URLs at start-up before giving up; default 5. */
   readonly startupRetries?: number;
   /** How often to look for a missing undeclared exchange (vCD's); default 30,000 ms. */
   readonly missingExchangeCheckMs?: number;
@@ -79,7 +84,7 @@ class AmqpService implements RunningService {
   readonly #inFlight = new Set<Promise<void>>();
   readonly #replies: ReplyPublisher;
   readonly #runner: DecisionRunner;
-  #model: RecoveringChannelModel | undefined;
+  #link: BrokerLink | undefined;
   #session: Session | undefined;
   #stopping = false;
 
@@ -98,13 +103,16 @@ class AmqpService implements RunningService {
 
   /** Connects; resolves once consuming, throws when the broker cannot be reached. */
   async connect(): Promise<void> {
-    this.#model = await connectRecovering({
-      url: this.#config.url,
+    this.#link = await BrokerLink.open({
+      urls: this.#config.urls,
       tls: this.#config.tls,
+      heartbeatSec: this.#config.heartbeatSec ?? 5,
+      connectTimeoutMs: this.#config.connectTimeoutMs ?? 5_000,
       startupRetries: this.#config.startupRetries ?? 5,
       log: this.#log,
       setup: (model) => this.#setup(model),
       stopping: () => this.#stopping,
+      onLost: () => this.#config.onState?.("disconnected"),
     });
   }
 
@@ -205,7 +213,7 @@ class AmqpService implements RunningService {
     // Channels first: a channel's close waits for the broker's close-ok, so every ack queued
     // on it has been sent; closing the connection straight away can overtake them.
     if (s && !s.closed) await within(s.closeChannels(), 5_000, undefined);
-    await within(this.#model?.close().catch(() => {}) ?? Promise.resolve(), 5_000, undefined);
+    await within(this.#link?.close().catch(() => {}) ?? Promise.resolve(), 5_000, undefined);
     this.#replies.close();
     this.#log.info({ drained }, "stopped");
   }
