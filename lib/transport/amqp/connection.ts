@@ -7,7 +7,7 @@
 
 import amqp from "amqplib";
 import type { ChannelModel } from "amqplib";
-import { errorFields, type Logger } from "../../observability/log.ts";
+import { errorFields } from "../../observability/log.ts";
 import { parsesAsWritten, passwordsOf, safeUrl, scrub } from "../../core/redact.ts";
 
 /**
