@@ -3,9 +3,9 @@
  * instances run as processes of their own (tests/fixtures/mqtt_ha_instance.ts), so `kill -9` is
  * real; a client plays the vCD cell and tells who answered by the `headers.instance` each
  * fixture adds to its API_RESPONSE. Every test uses a triplet, hence a lease queue, of its own.
- * The fencing tests route one instance's AMQP through a TCP proxy in this file that can be cut
- * (both sockets closed) or frozen (bytes dropped, sockets open: a partition, which the broker
- * notices only by missed heartbeats) while its MQTT connection stays up; nothing shared is
+ * The fencing tests route one instance's AMQP through a TCP proxy (tests/link_proxy.ts) that can
+ * be cut (both sockets closed) or frozen (bytes dropped, sockets open: a partition, which the
+ * broker notices only by missed heartbeats) while its MQTT connection stays up; nothing shared is
  * stopped.
  */
 
@@ -17,6 +17,7 @@ import { leaseQueueName } from "../lib/transport/amqp/lease.ts";
 import { monitorTopic, respondTopic, type Triplet, triplet } from "../lib/transport/mqtt/topics.ts";
 import { AMQP_URL, eventually } from "./broker.ts";
 import { fakeJwt, ORG, RIGHTS, USER, utf8 } from "./fixtures.ts";
+import { LinkProxy } from "./link_proxy.ts";
 import { Proc } from "./proc.ts";
 
 const MQTT_URL = Deno.env.get("VCDEXT_TEST_MQTT_URL") ?? "mqtt://127.0.0.1:1883";
@@ -255,79 +256,13 @@ Deno.test("mqtt-ha: SIGTERM hands over: the lease is given up, the standby answe
   }
 });
 
-/** A TCP proxy to the shared broker that can cut (close) or freeze (silence) its connections. */
-class LinkProxy {
-  readonly #listener: Deno.TcpListener;
-  readonly #conns = new Set<Deno.Conn>();
-  readonly #accepting: Promise<void>;
-  frozen = false;
-
-  constructor() {
-    const target = new URL(AMQP_URL);
-    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    this.#listener = listener;
-    this.#accepting = (async () => {
-      for await (const client of listener) {
-        this.#pipe(client, target.hostname, Number(target.port || 5672)).catch(() => {});
-      }
-    })().catch(() => {});
-  }
-
-  get url(): string {
-    const u = new URL(AMQP_URL);
-    u.port = String((this.#listener.addr as Deno.NetAddr).port);
-    return u.toString().replace(/\/$/, "");
-  }
-
-  async #pipe(client: Deno.Conn, hostname: string, port: number): Promise<void> {
-    const broker = await Deno.connect({ hostname, port });
-    this.#conns.add(client).add(broker);
-    const pump = async (from: Deno.Conn, to: Deno.Conn) => {
-      const buf = new Uint8Array(64 * 1024);
-      for (;;) {
-        const n = await from.read(buf);
-        if (n === null) break;
-        if (this.frozen) continue; // read and dropped: both ends hear nothing
-        let off = 0;
-        while (off < n) off += await to.write(buf.subarray(off, n));
-      }
-    };
-    const end = () => {
-      for (const c of [client, broker]) {
-        try {
-          c.close();
-        } catch { /* closed already */ }
-        this.#conns.delete(c);
-      }
-    };
-    await Promise.all([pump(client, broker), pump(broker, client)].map((p) => p.catch(() => {})))
-      .finally(end);
-  }
-
-  /** Closes every proxied connection, both ends. */
-  cut(): void {
-    for (const c of this.#conns) {
-      try {
-        c.close();
-      } catch { /* closed already */ }
-    }
-    this.#conns.clear();
-  }
-
-  async close(): Promise<void> {
-    this.cut();
-    this.#listener.close();
-    await this.#accepting;
-  }
-}
-
 /**
  * A, holding the lease through the proxy, loses its RabbitMQ link while its MQTT connection
  * stays up: it must stop before B takes over, and no request may be answered twice.
  */
 async function fencing(mode: "cut" | "freeze"): Promise<void> {
   const t = uniqueTriplet();
-  const proxy = new LinkProxy();
+  const proxy = LinkProxy.to(AMQP_URL);
   const a = await instance("a", t, proxy.url);
   const cell = await Cell.connect(t);
   let b: Proc | undefined;

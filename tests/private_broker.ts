@@ -41,8 +41,12 @@
 
 import { BrokerAdmin } from "../lib/transport/amqp/mod.ts";
 
-const SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server";
-const CTL = "/usr/lib/rabbitmq/bin/rabbitmqctl";
+const BIN = "/usr/lib/rabbitmq/bin";
+const SERVER = `${BIN}/rabbitmq-server`;
+const CTL = `${BIN}/rabbitmqctl`;
+
+/** RabbitMQ's command line tools that {@linkcode PrivateNode.cli} runs. */
+export type CliTool = "rabbitmqctl" | "rabbitmq-queues" | "rabbitmq-diagnostics";
 /** How long start-up (and a restart) may take before it counts as failed. */
 const READY_MS = 60_000;
 /** How long one `rabbitmqctl` call may take. */
@@ -168,7 +172,7 @@ export async function startPrivateBroker(
   const tlsPort = options.tls ? freePort(port, distPort) : undefined;
   const nodeName = `vcdextt${crypto.randomUUID().replaceAll("-", "").slice(0, 10)}@localhost`;
   const dir = await Deno.makeTempDir({ prefix: "vcdext-rabbitmq-" });
-  const broker = new Node(nodeName, port, distPort, dir, tlsPort);
+  const broker = new PrivateNode({ nodeName, port, distPort, dir, tlsPort });
   try {
     await broker.init();
     await broker.launch();
@@ -179,7 +183,8 @@ export async function startPrivateBroker(
   return broker;
 }
 
-function isFree(port: number): boolean {
+/** Whether nothing listens on `127.0.0.1:<port>` (a listen succeeds). */
+export function isFree(port: number): boolean {
   try {
     Deno.listen({ hostname: "127.0.0.1", port, transport: "tcp" }).close();
     return true;
@@ -188,7 +193,8 @@ function isFree(port: number): boolean {
   }
 }
 
-function freePort(...others: number[]): number {
+/** A free port in 20000–32000 (below the ephemeral range), none of `others`. */
+export function freePort(...others: number[]): number {
   for (let i = 0; i < 200; i++) {
     const port = PORT_MIN + Math.floor(Math.random() * (PORT_MAX - PORT_MIN));
     if (!others.includes(port) && isFree(port)) return port;
@@ -196,10 +202,12 @@ function freePort(...others: number[]): number {
   throw new Error(`no free port in ${PORT_MIN}–${PORT_MAX} after 200 tries`);
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+/** Resolves after `ms`. */
+export const sleep = (ms: number): Promise<void> =>
+  new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Resolves with the promise's value, or rejects with `message` after `ms`. */
-async function deadline<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+export async function deadline<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(message)), ms);
@@ -401,24 +409,56 @@ interface TlsMaterial {
   readonly clientKeyPem: string;
 }
 
-class Node implements PrivateBroker {
+/** What {@linkcode PrivateNode} is made of: name, ports, directory, and for a cluster member
+ * the Erlang cookie it shares with the others and extra `rabbitmq.conf` lines. */
+export interface NodeSettings {
+  /** `name@localhost`. */
+  readonly nodeName: string;
+  /** The AMQP port. */
+  readonly port: number;
+  /** The Erlang distribution port. */
+  readonly distPort: number;
+  /** An existing, empty directory: the node's `HOME`, data, logs and configuration. */
+  readonly dir: string;
+  /** Also listen for AMQP over TLS on this port. */
+  readonly tlsPort?: number | undefined;
+  /** Written to `<dir>/.erlang.cookie` (mode 0400) before the first start; by default the node
+   * makes a random one of its own. Nodes that form a cluster need the same. */
+  readonly cookie?: string;
+  /** Extra lines of `rabbitmq.conf`. */
+  readonly conf?: readonly string[];
+}
+
+/**
+ * One private node: the building block of {@linkcode startPrivateBroker} and of
+ * tests/private_cluster.ts. {@linkcode init} writes its files, {@linkcode launch} starts it and
+ * waits until it accepts AMQP; the rest is {@linkcode PrivateBroker}.
+ */
+export class PrivateNode implements PrivateBroker {
   readonly url: string;
+  readonly nodeName: string;
+  readonly port: number;
+  readonly distPort: number;
+  readonly dir: string;
   /** Set by {@linkcode init} when the node was asked for TLS. */
   #tls: TlsMaterial | undefined;
   readonly #tlsPort: number | undefined;
+  readonly #cookie: string | undefined;
+  readonly #conf: readonly string[];
   #proc: Launched | undefined;
   #stopping: Promise<void> | undefined;
   readonly #onUnload = () => this.#killSync();
 
-  constructor(
-    readonly nodeName: string,
-    readonly port: number,
-    readonly distPort: number,
-    readonly dir: string,
-    tlsPort?: number,
-  ) {
-    this.url = `amqp://guest:guest@127.0.0.1:${port}`;
-    this.#tlsPort = tlsPort;
+  /** A node not started yet; see {@linkcode NodeSettings}. */
+  constructor(settings: NodeSettings) {
+    this.nodeName = settings.nodeName;
+    this.port = settings.port;
+    this.distPort = settings.distPort;
+    this.dir = settings.dir;
+    this.url = `amqp://guest:guest@127.0.0.1:${settings.port}`;
+    this.#tlsPort = settings.tlsPort;
+    this.#cookie = settings.cookie;
+    this.#conf = settings.conf ?? [];
   }
 
   #tlsOnly(): TlsMaterial {
@@ -465,12 +505,16 @@ class Node implements PrivateBroker {
     };
   }
 
+  /** Writes the node's files (configuration, cookie, TLS material) into its directory. */
   async init(): Promise<void> {
     const d = this.dir;
     await Deno.mkdir(`${d}/log`);
     await Deno.mkdir(`${d}/mnesia`);
     await Deno.writeTextFile(`${d}/enabled_plugins`, "[].\n");
-    let conf = "log.file.level = info\n";
+    if (this.#cookie !== undefined) {
+      await Deno.writeTextFile(`${d}/.erlang.cookie`, this.#cookie, { mode: 0o400 });
+    }
+    let conf = ["log.file.level = info", ...this.#conf, ""].join("\n");
     if (this.#tlsPort !== undefined) {
       await generateCertificates(d);
       const f = TLS_FILES;
@@ -495,7 +539,8 @@ class Node implements PrivateBroker {
     await Deno.writeTextFile(`${d}/rabbitmq-env.conf`, "# private test node: no settings\n");
   }
 
-  /** Starts the script (output appended to `console.log` in the directory) and waits. */
+  /** Starts the script (output appended to `console.log` in the directory) and waits until
+   * the node accepts AMQP. */
   async launch(): Promise<void> {
     const started = performance.now();
     const child = new Deno.Command("/bin/sh", {
@@ -638,11 +683,18 @@ class Node implements PrivateBroker {
     return parts.join("\n") || "(no log output)";
   }
 
-  async rabbitmqctl(...args: string[]): Promise<string> {
+  rabbitmqctl(...args: string[]): Promise<string> {
+    return this.cli("rabbitmqctl", ...args);
+  }
+
+  /** Runs one of RabbitMQ's command line tools against this node (`<tool> -n <node> …args`,
+   * with the node's environment) and resolves with its standard output; rejects when it fails
+   * or takes longer than 60 s. */
+  async cli(tool: CliTool, ...args: string[]): Promise<string> {
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(), CTL_MS);
     try {
-      const out = await new Deno.Command(CTL, {
+      const out = await new Deno.Command(`${BIN}/${tool}`, {
         args: ["-n", this.nodeName, ...args],
         env: this.#env,
         clearEnv: true,
@@ -653,11 +705,11 @@ class Node implements PrivateBroker {
       const dec = new TextDecoder();
       const stdout = dec.decode(out.stdout);
       if (abort.signal.aborted) {
-        throw new Error(`rabbitmqctl ${args.join(" ")} took longer than ${CTL_MS} ms`);
+        throw new Error(`${tool} ${args.join(" ")} took longer than ${CTL_MS} ms`);
       }
       if (!out.success) {
         throw new Error(
-          `rabbitmqctl ${args.join(" ")} exited with ${out.code}: ${
+          `${tool} ${args.join(" ")} exited with ${out.code}: ${
             (dec.decode(out.stderr) + stdout).trim()
           }`,
         );
