@@ -8,7 +8,10 @@
  *
  * Each case runs in a virtual host of its own on the shared broker (made and removed with
  * `rabbitmqctl`, so this needs the broker on this machine and root), where serve's real queue
- * and exchange names are used.
+ * and exchange names are used. The first case uses the defaults (vCD's timeout 10 s, serve back
+ * 12 s after the publish); the variants (a dead-letter exchange, a quorum queue, a queue made
+ * before the TTL, and the policy from serve's warning) use a 4 s timeout and 5 s to save time.
+ * Last, without a broker: which queues serve gives the TTL.
  */
 
 import assert from "node:assert/strict";
@@ -19,6 +22,11 @@ import { AMQP_URL, eventually, uniqueName } from "./broker.ts";
 import { logLines, MAIN } from "./entrypoint.ts";
 import { Proc } from "./proc.ts";
 import { ignoreUnless } from "./skip.ts";
+import { extensions } from "../handlers/mod.ts";
+import { consumersFor } from "../lib/app/serve.ts";
+import type { ServeOptions } from "../lib/app/config.ts";
+import { silentLogger } from "../lib/observability/log.ts";
+import { vcdextMetrics } from "../lib/observability/metrics.ts";
 
 const TICKETS = `/api/org/${SAMPLE.orgId}/ticketing`;
 const EXCHANGE = "vcdext";
@@ -362,4 +370,34 @@ Deno.test({
       noneRan(after);
     });
   },
+});
+
+Deno.test("serve's request queues get vCD's timeout as message TTL, the notifications queue none", () => {
+  const options: ServeOptions = {
+    amqpUrl: AMQP_URL,
+    exchange: EXCHANGE,
+    prefetch: 128,
+    drainMs: 0,
+    maxEnvelopeBytes: 1_048_576,
+    maxBodyBytes: 524_288,
+    handlerTimeoutMs: 6_000,
+    vcdTimeoutMs: 7_000,
+    maxInFlight: 100,
+    queueType: "quorum",
+    deadLetterExchange: "vcdext.dlx",
+    notificationsExchange: "vcd.notifications20",
+    notificationsQueue: "vcdext.notifications",
+    vcdApiVersion: "36.0",
+  };
+  const consumers = consumersFor(options, extensions, silentLogger, undefined, vcdextMetrics());
+  const args = Object.fromEntries(consumers.map((c) => [c.label, c.queueArguments]));
+  assert.deepEqual(args, {
+    "gcp-ticketing": {
+      "x-dead-letter-exchange": "vcdext.dlx",
+      "x-queue-type": "quorum",
+      "x-message-ttl": 7_000,
+    },
+    // Notifications stay worth processing after vCD's request timeout (lib/app/config.ts).
+    notifications: { "x-dead-letter-exchange": "vcdext.dlx", "x-queue-type": "quorum" },
+  });
 });
