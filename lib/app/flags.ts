@@ -452,7 +452,7 @@ export function checkCommand(program: Command) {
     )
     .addOption(
       new Option("--vcd-timeout-ms <ms>", "as given to serve (the queue's x-message-ttl)")
-        .argParser(positiveInt("--vcd-timeout-ms")).default(10_000),
+        .default(10_000).argParser(positiveInt("--vcd-timeout-ms")),
     )
     .optionsGroup("Check:")
     .addOption(
