@@ -137,66 +137,76 @@ interface Counted {
   log: Proc;
 }
 
+/** A ticket-creating POST as vCD publishes it: no expiration, no timestamp. */
+function post(message: string) {
+  return buildRequest({
+    method: "POST",
+    path: TICKETS,
+    headers: { "Content-Type": "application/json", Accept: "application/json" },
+    body: JSON.stringify({ message }),
+  });
+}
+
+/**
+ * Publishes `STALE` POSTs; resolves, once their callers gave up after `timeoutMs` (vCD's
+ * timeout), with how many got no reply in time.
+ */
+async function publishStale(cell: CellClient, timeoutMs: number): Promise<number> {
+  const stale = Array.from(
+    { length: STALE },
+    (_, i) => cell.send(EXCHANGE, QUEUE, post(`stale ${i}`), { timeoutMs }).then(() => 0, () => 1),
+  );
+  return (await Promise.all(stale)).reduce((a: number, b: number) => a + b, 0);
+}
+
+/**
+ * With `proc` serving: a fresh POST must be answered 201; once every delivery is settled, how
+ * many stale POSTs ran (tickets in the store, access lines, replies nobody waited for).
+ */
+async function countAfter(
+  cell: CellClient,
+  proc: Proc,
+  vhost: string,
+  timedOut: number,
+): Promise<Counted> {
+  const fresh = decodeReply(await cell.send(EXCHANGE, QUEUE, post("fresh")));
+  assert.equal(fresh.status, 201, "a fresh request right after the restart is answered");
+  // Every delivery settled: whatever stale POST was delivered has run by now.
+  await eventually(async () => (await messagesIn(vhost, QUEUE)) === 0);
+  const list = decodeReply(
+    await cell.send(
+      EXCHANGE,
+      QUEUE,
+      buildRequest({ method: "GET", path: TICKETS, headers: { Accept: "application/json" } }),
+    ),
+  );
+  assert.equal(list.status, 200);
+  const tickets = (JSON.parse(new TextDecoder().decode(list.body)) as { total: number }).total;
+  const created =
+    logLines(proc).filter((l) => l.msg === "request" && l.method === "POST" && l.status === 201)
+      .length;
+  return { timedOut, tickets, created, lateReplies: cell.unmatched, log: proc };
+}
+
 /**
  * The operator's scenario on `url`: `STALE` POSTs published while no serve runs, their callers
  * given up after `timeoutMs`, serve started `waitMs` after publishing with `flags`, then a fresh
- * POST and a GET of the tickets. `before` runs after the first serve stopped.
+ * POST and a GET of the tickets.
  */
 async function staleScenario(
   url: string,
   vhost: string,
   options: { flags?: string[]; timeoutMs?: number; waitMs?: number },
 ): Promise<Counted> {
-  const flags = options.flags ?? [];
-  const timeoutMs = options.timeoutMs ?? 10_000;
   const cell = await CellClient.connect(url);
   try {
     const published = Date.now();
-    const stale = Array.from({ length: STALE }, (_, i) =>
-      cell.send(
-        EXCHANGE,
-        QUEUE,
-        buildRequest({
-          method: "POST",
-          path: TICKETS,
-          headers: { "Content-Type": "application/json", Accept: "application/json" },
-          body: JSON.stringify({ message: `stale ${i}` }),
-        }),
-        { timeoutMs },
-      ).then(() => false, () => true));
-    const timedOut = (await Promise.all(stale)).filter((t) => t).length;
+    const timedOut = await publishStale(cell, options.timeoutMs ?? 10_000);
     const wait = published + (options.waitMs ?? 12_000) - Date.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    const proc = await serve(url, flags);
+    const proc = await serve(url, options.flags ?? []);
     try {
-      const post = decodeReply(
-        await cell.send(
-          EXCHANGE,
-          QUEUE,
-          buildRequest({
-            method: "POST",
-            path: TICKETS,
-            headers: { "Content-Type": "application/json", Accept: "application/json" },
-            body: JSON.stringify({ message: "fresh" }),
-          }),
-        ),
-      );
-      assert.equal(post.status, 201, "a fresh request right after the restart is answered");
-      // Every delivery settled: whatever stale POST was delivered has run by now.
-      await eventually(async () => (await messagesIn(vhost, QUEUE)) === 0);
-      const list = decodeReply(
-        await cell.send(
-          EXCHANGE,
-          QUEUE,
-          buildRequest({ method: "GET", path: TICKETS, headers: { Accept: "application/json" } }),
-        ),
-      );
-      assert.equal(list.status, 200);
-      const tickets = (JSON.parse(new TextDecoder().decode(list.body)) as { total: number }).total;
-      const created = logLines(proc).filter((l) =>
-        l.msg === "request" && l.method === "POST" && l.status === 201
-      ).length;
-      return { timedOut, tickets, created, lateReplies: cell.unmatched, log: proc };
+      return await countAfter(cell, proc, vhost, timedOut);
     } finally {
       await stop(proc);
     }
@@ -368,6 +378,63 @@ Deno.test({
       const after = await staleScenario(url, vhost, { flags: SHORT.flags, ...SHORT_WAIT });
       report("existing classic queue without TTL, policy applied", after);
       noneRan(after);
+    });
+  },
+});
+
+/** Ready and unacked messages of a queue in `vhost`. */
+async function readyAndUnacked(vhost: string, queue: string): Promise<[number, number]> {
+  const out = await rabbitmqctl(
+    "list_queues",
+    "-p",
+    vhost,
+    "-q",
+    "--no-table-headers",
+    "name",
+    "messages_ready",
+    "messages_unacknowledged",
+  );
+  for (const line of out.split("\n")) {
+    const [name, ready, unacked] = line.trim().split(/\s+/);
+    if (name === queue) return [Number(ready), Number(unacked)];
+  }
+  throw new Error(`no queue ${queue} in ${vhost}:\n${out}`);
+}
+
+Deno.test({
+  name:
+    "requests held by a paused instance past vCD's timeout are not run by another once requeued",
+  ignore: IGNORE,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await withVhost(async (url, vhost) => {
+      // A long GC pause, or a VM paused: the broker has delivered the requests to the instance,
+      // which holds them unacked; it dies after vCD's timeout and the broker requeues them.
+      const paused = await serve(url, SHORT.flags);
+      let other: Proc | undefined;
+      const cell = await CellClient.connect(url);
+      try {
+        paused.kill("SIGSTOP");
+        const published = Date.now();
+        const callers = publishStale(cell, SHORT_WAIT.timeoutMs);
+        await eventually(async () => {
+          const [ready, unacked] = await readyAndUnacked(vhost, QUEUE);
+          return ready === 0 && unacked === STALE;
+        });
+        other = await serve(url, SHORT.flags);
+        const timedOut = await callers;
+        const wait = published + SHORT_WAIT.waitMs - Date.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        await paused.end(); // SIGKILL: its connection drops, the broker requeues what it held
+        const counted = await countAfter(cell, other, vhost, timedOut);
+        report("requeued from a paused instance after the timeout", counted);
+        noneRan(counted);
+      } finally {
+        await paused.end();
+        if (other) await stop(other);
+        await cell.close();
+      }
     });
   },
 });

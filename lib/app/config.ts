@@ -175,10 +175,11 @@ export async function amqpTls(
  * (`--vcd-timeout-ms`). vCD answers 504 to its caller once the timeout is over, so a request
  * still queued by then (no instance consuming: an outage, a failover, a long pause) is expired
  * by the broker rather than run later for nobody, and dead-lettered (reason `expired`) when a
- * dead-letter exchange is set. A requeued message keeps its first enqueue time, so a redelivery
- * after a lost connection expires as well. Delivered messages are not expired: an instance
- * refuses an old redelivery itself (lib/core/service.ts). A queue that exists without this
- * argument is used as it is (lib/transport/amqp/topology.ts).
+ * dead-letter exchange is set. A message held unacked by an instance does not expire; once
+ * requeued (a lost connection, a stop past the drain time) it keeps its first enqueue time and
+ * expires then, on classic and quorum queues alike (RabbitMQ 3.10). An instance refuses an old
+ * redelivery itself as well (lib/core/service.ts). A queue that exists without this argument is
+ * used as it is (lib/transport/amqp/topology.ts).
  *
  * @example
  * ```ts

@@ -100,11 +100,12 @@ function notKeptReply(request: VcdRequest, status: number): Reply {
  * undecodable body with one is answered 400.
  *
  * **Stale requests.** A request older than vCD's timeout (`vcdTimeoutMs`) has been answered 504
- * by vCD already: running it would only repeat or add side effects nobody waits for. The
- * broker expires what waited in the queue that long (the request queues' message TTL,
- * lib/app/config.ts); delivered messages are not expired by the broker, so a *redelivery* (after
- * a lost connection, a failover, a long pause) is refused here, answered 504 `expired`, when its
- * age is proven: this process first received the same request (id, caller, length) more than
+ * by vCD already: running it would only repeat or add side effects nobody waits for. On AMQP the
+ * broker expires what waited in a request queue that long, a requeued message too (the request
+ * queues' message TTL, lib/app/config.ts). Not covered by it: a queue declared before vcdext set
+ * the TTL and given no policy, and vCD's MQTT bus (no queue; a request id seen again counts as a
+ * redelivery). So a *redelivery* is refused here too, answered 504 `expired`, when its age is
+ * proven: this process first received the same request (id, caller, length) more than
  * `vcdTimeoutMs` ago (lib/core/receipts.ts; the transport's `receivedAt`), or the message's
  * timestamp is older than that. An AMQP timestamp has whole seconds, so one is taken to be up to
  * a second later than it reads: only what is older even so counts.
