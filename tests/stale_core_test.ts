@@ -2,7 +2,8 @@
  * The pure core's refusals of stale requests, without a broker: a redelivery of a request this
  * process first received longer ago than vCD's timeout is answered 504 without its handler
  * (lib/core/receipts.ts), with or without a timestamp; a whole-second timestamp counts a second
- * later; a first delivery is handled whatever its timestamp says (the cell's clock may be off).
+ * later; a first delivery is handled whatever its timestamp says (the cell's clock may be off);
+ * the AMQP adapter gives every delivery its receipt time.
  */
 
 import assert from "node:assert/strict";
@@ -15,6 +16,8 @@ import {
   type EndpointSettings,
   type ReplyDecision,
 } from "../lib/core/service.ts";
+import type { ConsumeMessage } from "amqplib";
+import { deliveryOf } from "../lib/transport/amqp/consumer.ts";
 import { type AmqpAddress, amqpDelivery } from "../lib/transport/amqp/delivery.ts";
 import { envelopeBytes, httpElement, securityElement } from "./fixtures.ts";
 
@@ -197,4 +200,15 @@ Deno.test("FirstReceipts stays within its entries and bytes, and keeps no oversi
   assert.equal(huge.note("x".repeat(10_000), caller, 10, 1), 1);
   assert.equal(huge.size, 0, "a receipt over 4 KiB is not kept");
   assert.equal(RECEIPT_DEFAULTS.entries, 8_192);
+});
+
+Deno.test("the AMQP adapter says when it received every delivery, first ones too", () => {
+  const msg = {
+    content: envelopeBytes(),
+    fields: { deliveryTag: 1, redelivered: false, exchange: "x", routingKey: "k" },
+    properties: { headers: {}, timestamp: undefined },
+  } as unknown as ConsumeMessage;
+  const before = Date.now();
+  const received = deliveryOf(msg).receivedAt;
+  assert.ok(received !== undefined && received >= before && received <= Date.now());
 });
