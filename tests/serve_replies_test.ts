@@ -105,7 +105,7 @@ function argsOf(raw: unknown): Record<string, unknown> {
   return (raw ?? {}) as Record<string, unknown>;
 }
 
-Deno.test("the queue is durable with no arguments by default; --dead-letter-exchange, --queue-type quorum and --delivery-limit set them", async () => {
+Deno.test("the queue is durable with vCD's timeout as message TTL by default; --dead-letter-exchange, --queue-type quorum and --delivery-limit add theirs", async () => {
   const classic = await Serve.start();
   const dlx = uniqueName("vcdext.test.dlx");
   let quorum: Serve | undefined;
@@ -114,10 +114,18 @@ Deno.test("the queue is durable with no arguments by default; --dead-letter-exch
       flags: ["--dead-letter-exchange", dlx, "--queue-type", "quorum", "--delivery-limit", "3"],
     });
     const queues = await queuesOnBroker();
-    assert.deepEqual(queues.get(classic.queue), { durable: true, arguments: {} });
+    assert.deepEqual(queues.get(classic.queue), {
+      durable: true,
+      arguments: { "x-message-ttl": 10_000 },
+    });
     assert.deepEqual(queues.get(quorum.queue), {
       durable: true,
-      arguments: { "x-dead-letter-exchange": dlx, "x-delivery-limit": 3, "x-queue-type": "quorum" },
+      arguments: {
+        "x-dead-letter-exchange": dlx,
+        "x-delivery-limit": 3,
+        "x-message-ttl": 10_000,
+        "x-queue-type": "quorum",
+      },
     });
   } finally {
     await quorum?.close();

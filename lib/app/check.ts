@@ -24,6 +24,9 @@ import {
   type RunningService,
   safeUrl,
   startService,
+  ttlAdvice,
+  ttlPolicyCommand,
+  vhostOf,
 } from "../transport/amqp/mod.ts";
 import type { MqttCheckInputs } from "./check_mqtt.ts";
 
@@ -97,7 +100,7 @@ async function amqpRows(options: CheckOptions, inputs: CheckInputs): Promise<Che
         bindings: [extensionBinding(options.exchange, ext.routingKey)],
         queueArguments: inputs.queueArguments,
       };
-      rows.push(await queueRow(admin, topology));
+      rows.push(...await queueRows(admin, topology, vhostOf(options.amqpUrl)));
       rows.push(await roundTrip(options, inputs.tls, ext, admin));
     }
   } finally {
@@ -120,21 +123,45 @@ async function exchangeRow(admin: BrokerAdmin, exchange: string): Promise<CheckR
   };
 }
 
-/** The queue, declared and bound as serve does it, with its ready messages and consumers. */
-async function queueRow(admin: BrokerAdmin, topology: QueueTopology): Promise<CheckRow> {
+/**
+ * The queue, declared and bound as serve does it, with its ready messages and consumers; then
+ * its message TTL: vCD's timeout, or (a queue made before vcdext set one) what it has and the
+ * policy that fixes it in place. Serve uses such a queue as it is, so that row passes too.
+ */
+async function queueRows(
+  admin: BrokerAdmin,
+  topology: QueueTopology,
+  vhost: string,
+): Promise<CheckRow[]> {
   const what = `queue ${topology.queue} declared and bound`;
   try {
-    await admin.declareTopology(topology);
+    const state = (await admin.declareTopology(topology)).queue;
     const info = await admin.queueInfo(topology.queue);
-    return {
-      what,
-      ok: true,
-      detail: `${info?.messages ?? 0} ready, ${info?.consumers ?? 0} consumers`,
-    };
+    const detail = `${info?.messages ?? 0} ready, ${info?.consumers ?? 0} consumers`;
+    if (state.kind === "ttl-differs") {
+      const args = topology.queueArguments;
+      const dlx = args?.["x-dead-letter-exchange"];
+      const command = ttlPolicyCommand({
+        vhost,
+        queues: [topology.queue],
+        ttlMs: state.wanted,
+        deadLetterExchange: typeof dlx === "string" ? dlx : undefined,
+      });
+      const advice = `${ttlAdvice(state.found, state.wanted)}: ${command}`;
+      return [{ what, ok: true, detail }, { what: ttlWhat(topology), ok: true, detail: advice }];
+    }
+    const rows = [{ what, ok: true, detail }];
+    const ttl = topology.queueArguments?.["x-message-ttl"];
+    if (ttl === undefined) return rows;
+    const expire = `${ttl} ms (x-message-ttl): requests older than vCD's timeout expire unrun`;
+    return [...rows, { what: ttlWhat(topology), ok: true, detail: expire }];
   } catch (e) {
-    return { what, ok: false, detail: scrub((e as Error).message) };
+    return [{ what, ok: false, detail: scrub((e as Error).message) }];
   }
 }
+
+/** The name of a queue's message TTL row. */
+const ttlWhat = (topology: QueueTopology) => `queue ${topology.queue} message TTL`;
 
 /**
  * One round trip through the broker: to the running instances on the real routing key (`live`),

@@ -202,20 +202,56 @@ export async function amqpTls(
 }
 
 /**
- * The `x-…` arguments the queues are declared with.
+ * The `x-…` arguments the request queues are declared with: the dead-letter exchange, the queue
+ * type (and a quorum queue's delivery limit), and `x-message-ttl` set to vCD's timeout
+ * (`--vcd-timeout-ms`). vCD answers 504 to its caller once the timeout is over, so a request
+ * still queued by then (no instance consuming: an outage, a failover, a long pause) is expired
+ * by the broker rather than run later for nobody, and dead-lettered (reason `expired`) when a
+ * dead-letter exchange is set. A message held unacked by an instance does not expire; once
+ * requeued (a lost connection, a stop past the drain time) it keeps its first enqueue time and
+ * expires then, on classic and quorum queues alike (RabbitMQ 3.10). An instance refuses an old
+ * redelivery itself as well (lib/core/service.ts). A queue that exists without this argument is
+ * used as it is (lib/transport/amqp/topology.ts).
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { queueArguments } from "./config.ts";
- * assert.deepEqual(queueArguments({ queueType: "quorum", deliveryLimit: 5 }), {
+ * assert.deepEqual(queueArguments({ queueType: "quorum", deliveryLimit: 5, vcdTimeoutMs: 10_000 }), {
  *   "x-queue-type": "quorum",
  *   "x-delivery-limit": 5,
+ *   "x-message-ttl": 10_000,
  * });
- * assert.throws(() => queueArguments({ queueType: "classic", deliveryLimit: 5 }));
+ * assert.throws(() => queueArguments({ queueType: "classic", deliveryLimit: 5, vcdTimeoutMs: 1 }));
  * ```
  */
 export function queueArguments(
+  options: Pick<
+    ServeOptions,
+    "deadLetterExchange" | "queueType" | "deliveryLimit" | "vcdTimeoutMs"
+  >,
+): Record<string, unknown> {
+  return { ...notificationQueueArguments(options), "x-message-ttl": options.vcdTimeoutMs };
+}
+
+/**
+ * The `x-…` arguments of the notifications queue: those of {@linkcode queueArguments} but no
+ * message TTL. A notification is not a request a caller waits for within vCD's timeout: an
+ * event stays worth processing after an outage, and a blocking task has its own timeout in vCD
+ * (which then applies the task's default action), while the processor fetches the task from vCD
+ * before deciding it. Expiring notifications after vCD's request timeout would only lose events
+ * an extension subscribed to.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { notificationQueueArguments } from "./config.ts";
+ * assert.deepEqual(notificationQueueArguments({ queueType: "classic", deadLetterExchange: "dlx" }), {
+ *   "x-dead-letter-exchange": "dlx",
+ * });
+ * ```
+ */
+export function notificationQueueArguments(
   options: Pick<ServeOptions, "deadLetterExchange" | "queueType" | "deliveryLimit">,
 ): Record<string, unknown> {
   const args: Record<string, unknown> = {};

@@ -253,7 +253,7 @@ function serveLimitsAndLogging<Args extends unknown[], Opts extends OptionValues
     .addOption(
       new Option(
         "--vcd-timeout-ms <ms>",
-        "vCD's extensibility.timeout; redeliveries older than this are answered 504 unhandled",
+        "vCD's extensibility.timeout: the request queues' message TTL (x-message-ttl), and redeliveries older than this are answered 504 unhandled",
       ).argParser(positiveInt("--vcd-timeout-ms")).default(10_000),
     )
     .addOption(
@@ -402,6 +402,10 @@ export function checkCommand(program: Command) {
       new Option("--delivery-limit <n>", "as given to serve").argParser(
         positiveInt("--delivery-limit"),
       ),
+    )
+    .addOption(
+      new Option("--vcd-timeout-ms <ms>", "as given to serve (the queue's x-message-ttl)")
+        .default(10_000).argParser(positiveInt("--vcd-timeout-ms")),
     )
     .optionsGroup("Check:")
     .addOption(

@@ -25,6 +25,7 @@ import { blockingTaskGateway, type VcdClient } from "../vcd/client.ts";
 import {
   amqpTls,
   endpointOptions,
+  notificationQueueArguments,
   queueArguments,
   selectExtensions,
   type ServeOptions,
@@ -130,7 +131,7 @@ export function consumersFor(
         keys: events.bindingKeys,
         declare: false,
       })),
-      queueArguments: args,
+      queueArguments: notificationQueueArguments(options),
       handle: events.handle,
     });
   }

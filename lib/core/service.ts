@@ -25,6 +25,7 @@ import {
 } from "./envelope.ts";
 import { HttpError } from "./errors.ts";
 import type { Extension } from "./extension.ts";
+import { FirstReceipts, type ReceiptLimits } from "./receipts.ts";
 import { ReplayMemory } from "./replay.ts";
 import type { Decision, Delivery, ReplyDecision, RequestCodec, Shortcut } from "./seam.ts";
 
@@ -46,8 +47,13 @@ export type EndpointOptions = EndpointSettings & OptionalTimeLimit;
 export interface EndpointSettings extends DecodeLimits {
   /** Handlers running at once before new requests are answered 429 at once. Default: none. */
   readonly maxInFlight?: number;
-  /** vCD's own timeout: a redelivered request older than this is answered 504 unhandled. Default 10,000. */
+  /**
+   * vCD's own timeout: a redelivered request older than this is answered 504 unhandled (see
+   * {@linkcode endpoint} for how its age is known). Default 10,000.
+   */
   readonly vcdTimeoutMs?: number;
+  /** First receipts remembered, to know a redelivery's age (lib/core/receipts.ts). */
+  readonly receipts?: ReceiptLimits;
   /**
    * Answered requests remembered for replay to a redelivery (see lib/core/replay.ts for which
    * request an entry answers): at most this many. Default 1,024.
@@ -93,6 +99,24 @@ function notKeptReply(request: VcdRequest, status: number): Reply {
  * Never throws. A message without a reply address is rejected (`no-reply-address`); an
  * undecodable body with one is answered 400.
  *
+ * **Stale requests.** A request older than vCD's timeout (`vcdTimeoutMs`) has been answered 504
+ * by vCD already: running it would only repeat or add side effects nobody waits for. On AMQP the
+ * broker expires what waited in a request queue that long, a requeued message too (the request
+ * queues' message TTL, lib/app/config.ts). Not covered by it: a queue declared before vcdext set
+ * the TTL and given no policy, and vCD's MQTT bus (no queue; a request id seen again counts as a
+ * redelivery). So a *redelivery* is refused here too, answered 504 `expired`, when its age is
+ * proven: this process first received the same request (id, caller, length) more than
+ * `vcdTimeoutMs` ago (lib/core/receipts.ts; the transport's `receivedAt`), or the message's
+ * timestamp is older than that. An AMQP timestamp has whole seconds, so one is taken to be up to
+ * a second later than it reads: only what is older even so counts.
+ *
+ * A *first* delivery is not refused by its timestamp, whatever it says: the timestamp comes from
+ * the vCD cell's clock and `receivedAt` from this host's, and a cell clock behind by more than
+ * the timeout (a broken NTP) would have every request refused, an outage worse than the stale
+ * request it prevents. What waited in the queue is the broker's to expire, on its one clock.
+ * The same skew can make a redelivery look older than it is; a redelivery may have run already,
+ * so refusing it errs on the side of not running a request twice.
+ *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
@@ -136,6 +160,7 @@ class RequestEndpoint implements Endpoint {
    */
   readonly #handling = new Map<string, InFlight>();
   readonly #recent: ReplayMemory;
+  readonly #receipts: FirstReceipts;
   #running = 0;
   /** Dispatch options per outer signal (the adapter passes the same one every time). */
   #lastSignal: AbortSignal | undefined;
@@ -153,6 +178,7 @@ class RequestEndpoint implements Endpoint {
         ? {}
         : { entryBytes: options.recentReplyEntryBytes }),
     });
+    this.#receipts = new FirstReceipts(options.receipts);
     this.#lastOptions = this.#dispatchOptions(undefined);
   }
 
@@ -206,10 +232,8 @@ class RequestEndpoint implements Endpoint {
       );
       return refusal(request, error, "anonymous");
     }
-    const age = delivery.timestamp !== undefined && delivery.receivedAt !== undefined
-      ? delivery.receivedAt - delivery.timestamp
-      : undefined;
-    if (delivery.redelivered && age !== undefined && age > this.#vcdTimeoutMs) {
+    const age = this.#provenAge(request, delivery);
+    if (age > this.#vcdTimeoutMs) {
       // vCD has answered 504 already; running the handler now would only repeat side effects.
       const error = new HttpError(
         504,
@@ -218,6 +242,21 @@ class RequestEndpoint implements Endpoint {
       return refusal(request, error, "expired");
     }
     return undefined;
+  }
+
+  /**
+   * How old a redelivery is known to be at least, ms (0 for a first delivery, or when unknown):
+   * since this process first received it, or since its timestamp (a whole-second one taken a
+   * second later). Notes the receipt of every delivery that says when it was received.
+   */
+  #provenAge<A>(request: VcdRequest, delivery: Delivery<A>): number {
+    const at = delivery.receivedAt;
+    if (at === undefined) return 0;
+    const first = this.#receipts.note(request.id, request.security, delivery.content.length, at);
+    if (!delivery.redelivered) return 0;
+    const ts = delivery.timestamp;
+    const stamped = ts === undefined ? 0 : at - ts - (ts % 1000 === 0 ? 1000 : 0);
+    return Math.max(at - first, stamped);
   }
 
   /** The decision for an outcome: its reply encoded (a 500 when it cannot be). */

@@ -5,7 +5,13 @@
 import type { Channel, ChannelModel, Message } from "amqplib";
 import { scrub } from "../../core/redact.ts";
 import { type AmqpTls, connectPlain } from "./connection.ts";
-import { type Binding, declareTopology, EXCHANGE_OPTIONS, type QueueTopology } from "./topology.ts";
+import {
+  type Binding,
+  type Declared,
+  declareTopology,
+  EXCHANGE_OPTIONS,
+  type QueueTopology,
+} from "./topology.ts";
 import { isNotFound } from "./util.ts";
 
 /**
@@ -75,13 +81,15 @@ export class BrokerAdmin {
   /**
    * Declares a queue and binds it as `serve` does ({@linkcode declareTopology}), without
    * declaring the exchanges serve owns: a missing one is the broker's objection, thrown.
-   * Returns the bindings left out because their (vCD's) exchange is missing.
+   * Returns how the queue was declared (as it is, when only its message TTL differs) and the
+   * bindings left out because their (vCD's) exchange is missing.
    */
-  declareTopology(topology: QueueTopology): Promise<Binding[]> {
+  declareTopology(topology: QueueTopology): Promise<Declared> {
     return this.#with((ch) =>
       declareTopology(ch, topology, {
         declareOwned: false,
         exists: (name) => this.exchangeExists(name),
+        open: () => this.model.createChannel(),
       })
     );
   }

@@ -39,8 +39,8 @@ export function deliveryOf(msg: ConsumeMessage): Delivery<AmqpAddress> {
     headers: p.headers ?? {},
     redelivered: msg.fields.redelivered,
     timestamp: ts,
-    // Only a redelivery's age matters (see core/service.ts): no clock read for first deliveries.
-    receivedAt: msg.fields.redelivered ? Date.now() : undefined,
+    // Every delivery: the endpoint notes first receipts to know a later redelivery's age.
+    receivedAt: Date.now(),
   });
 }
 

@@ -7,6 +7,7 @@
  * | `delivery.ts`    | reads an AMQP message's reply coordinates into the core's `Delivery` (no amqplib)     |
  * | `connection.ts`  | connect (with recovery for the service), TLS socket options, URL and error redaction  |
  * | `topology.ts`    | the one declaration of a consumer's queue, exchanges and bindings (serve and check)   |
+ * | `ttl_policy.ts`  | the policy that gives existing request queues vCD's timeout as message TTL            |
  * | `session.ts`     | one connection's channels and what it knows about reply exchanges                     |
  * | `exchanges.ts`   | the bounded memory of reply exchanges (no amqplib)                                    |
  * | `acks.ts`        | acks batched per event-loop turn                                                      |
@@ -45,5 +46,7 @@ export {
   EXCHANGE_OPTIONS,
   extensionBinding,
   extensionExchange,
+  type QueueState,
   type QueueTopology,
 } from "./topology.ts";
+export { ttlAdvice, ttlPolicyCommand, vhostOf } from "./ttl_policy.ts";

@@ -16,7 +16,13 @@ import { type ConsumerSpec, DecisionRunner } from "./consumer.ts";
 import type { AmqpAddress } from "./delivery.ts";
 import { type Disposition, ReplyPublisher } from "./replies.ts";
 import { Session } from "./session.ts";
-import { declareTopology, type MissingBinding, watchMissingExchanges } from "./topology.ts";
+import {
+  declareTopology,
+  type MissingBinding,
+  type QueueState,
+  watchMissingExchanges,
+} from "./topology.ts";
+import { ttlAdvice, ttlPolicyCommand, vhostOf } from "./ttl_policy.ts";
 import { within } from "./util.ts";
 
 /** Settings of {@linkcode startService}. */
@@ -87,6 +93,8 @@ class AmqpService implements RunningService {
   #link: BrokerLink | undefined;
   #session: Session | undefined;
   #stopping = false;
+  /** Request queues already warned about for their message TTL. */
+  readonly #ttlWarned = new Set<string>();
 
   constructor(config: ServiceConfig) {
     this.#config = config;
@@ -142,12 +150,22 @@ class AmqpService implements RunningService {
     );
   }
 
-  /** Declares every consumer's topology; watches for the vCD exchanges found missing. */
+  /**
+   * Declares every consumer's topology; watches for the vCD exchanges found missing. A request
+   * queue found with another message TTL is used as it is, with one warning per process.
+   */
   async #declare(s: Session): Promise<void> {
     const missing: MissingBinding[] = [];
-    const how = { declareOwned: true, exists: (x: string) => s.exchangeExists(x) };
+    const differs: { spec: ConsumerSpec; state: QueueState & { kind: "ttl-differs" } }[] = [];
+    const how = {
+      declareOwned: true,
+      exists: (x: string) => s.exchangeExists(x),
+      open: () => s.model.createChannel(),
+    };
     for (const spec of this.#config.consumers) {
-      for (const binding of await declareTopology(s.consume, spec, how)) {
+      const declared = await declareTopology(s.consume, spec, how);
+      if (declared.queue.kind === "ttl-differs") differs.push({ spec, state: declared.queue });
+      for (const binding of declared.missing) {
         this.#log.warn(
           { queue: spec.queue, exchange: binding.exchange },
           "exchange does not exist (yet); checking again every 30 s",
@@ -155,12 +173,41 @@ class AmqpService implements RunningService {
         missing.push({ queue: spec.queue, binding });
       }
     }
+    this.#warnTtl(differs);
     if (missing.length === 0) return;
     watchMissingExchanges(s, missing, {
       everyMs: this.#config.missingExchangeCheckMs ?? 30_000,
       log: this.#log,
       stopping: () => this.#stopping,
     });
+  }
+
+  /**
+   * One warning for the request queues used with another message TTL than vCD's timeout,
+   * naming them and the policy command that fixes it in place; not repeated on a reconnect.
+   */
+  #warnTtl(differs: { spec: ConsumerSpec; state: QueueState & { kind: "ttl-differs" } }[]): void {
+    const fresh = differs.filter((d) => !this.#ttlWarned.has(d.spec.queue));
+    if (fresh.length === 0) return;
+    for (const d of fresh) this.#ttlWarned.add(d.spec.queue);
+    const { wanted, found } = fresh[0]!.state;
+    const dlx = fresh[0]!.spec.queueArguments?.["x-dead-letter-exchange"];
+    const command = ttlPolicyCommand({
+      vhost: vhostOf(this.#config.url),
+      queues: fresh.map((d) => d.spec.queue),
+      ttlMs: wanted,
+      deadLetterExchange: typeof dlx === "string" ? dlx : undefined,
+    });
+    this.#log.warn(
+      {
+        queues: fresh.map((d) => d.spec.queue),
+        messageTtl: Object.fromEntries(fresh.map((d) => [d.spec.queue, d.state.found ?? "none"])),
+        vcdTimeoutMs: wanted,
+        advice: ttlAdvice(found, wanted),
+        command,
+      },
+      "request queue without vCD's timeout as its message TTL; using it as it is",
+    );
   }
 
   /** Starts consuming one queue; resolves with the consumer tag. */

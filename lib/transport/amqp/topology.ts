@@ -3,6 +3,16 @@
  * (the service declares it on every connect) and `check` (which declares the queue serve would
  * and reports the broker's objection): the queue (durable, with its `x-…` arguments), the
  * exchanges it is bound to (durable; the service declares those it owns) and the bindings.
+ *
+ * **A queue that exists with another message TTL.** Request queues carry `x-message-ttl` (vCD's
+ * timeout, lib/app/config.ts). Queue arguments cannot change in place: declaring a queue made
+ * by an older vcdext (without the argument) is refused with 406 PRECONDITION_FAILED, which
+ * closes the channel. So that an upgrade never stops a running deployment, the queue is
+ * declared on a throw-away channel, and when the broker objects to the TTL alone it is declared
+ * again with the TTL it has (none, or another value): every other argument is still checked,
+ * and a queue of another type or dead-letter exchange is refused as before. The queue is then
+ * used as it is ({@linkcode QueueState} `ttl-differs`); `serve` logs one warning and `check`
+ * shows a row, both with the policy that applies the TTL in place ({@linkcode ttlPolicyCommand}).
  * vCD's notification exchanges are vCD's to create: one found missing is not bound but returned,
  * and the service looks for it again every 30 s ({@linkcode watchMissingExchanges}).
  */
@@ -89,6 +99,97 @@ export function extensionBinding(exchange: string, routingKey: string): Binding 
   return { ...extensionExchange(exchange), keys: [routingKey] };
 }
 
+/** The queue argument that expires requests vCD has given up on. */
+export const MESSAGE_TTL = "x-message-ttl";
+
+/** How the queue was declared. */
+export type QueueState =
+  /** With the arguments asked for. */
+  | { readonly kind: "declared" }
+  /**
+   * It exists with another `x-message-ttl` (`undefined`: none) and every other argument as
+   * asked: it is used as it is. `objection` is the broker's refusal of the asked TTL.
+   */
+  | {
+    readonly kind: "ttl-differs";
+    readonly found: number | undefined;
+    readonly wanted: number;
+    readonly objection: string;
+  };
+
+/** What {@linkcode declareTopology} did. */
+export interface Declared {
+  /** How the queue was declared. */
+  readonly queue: QueueState;
+  /** The bindings whose exchange (not owned: vCD's) does not exist yet, which were not bound. */
+  readonly missing: Binding[];
+}
+
+/** Runs `fn` on a fresh channel, closed afterwards (a broker objection closes it anyway). */
+async function onThrowAway<T>(
+  open: () => Promise<Channel>,
+  fn: (ch: Channel) => Promise<T>,
+): Promise<T> {
+  const ch = await open();
+  ch.on("error", () => {});
+  try {
+    return await fn(ch);
+  } finally {
+    await ch.close().catch(() => {});
+  }
+}
+
+/**
+ * The TTL a queue has, read from the broker's 406 refusal of another `x-message-ttl`:
+ * `undefined` for none, a number for its value; `null` when the refusal is about something else.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ttlFound } from "./topology.ts";
+ * const none = "PRECONDITION_FAILED - inequivalent arg 'x-message-ttl' for queue 'q' in vhost " +
+ *   "'/': received the value '10000' of type 'short' but current is none";
+ * assert.equal(ttlFound({ code: 406, message: none }), undefined);
+ * const other = "PRECONDITION_FAILED - inequivalent arg 'x-message-ttl' for queue 'q' in vhost " +
+ *   "'/': received '10000' but current is '30000'";
+ * assert.equal(ttlFound({ code: 406, message: other }), 30_000);
+ * const type = "PRECONDITION_FAILED - inequivalent arg 'x-queue-type' for queue 'q'";
+ * assert.equal(ttlFound({ code: 406, message: type }), null);
+ * ```
+ */
+export function ttlFound(error: unknown): number | undefined | null {
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  if (code !== 406 || typeof message !== "string") return null;
+  if (!message.includes(`inequivalent arg '${MESSAGE_TTL}'`)) return null;
+  if (/but current is none/.test(message)) return undefined;
+  const value = /but current is (?:the value )?'(\d{1,15})'/.exec(message)?.[1];
+  return value === undefined ? null : Number(value);
+}
+
+/**
+ * Declares the queue on throw-away channels (a refusal closes the channel it came on), falling
+ * back to the queue as it is when only its message TTL differs (see the module doc).
+ */
+export async function declareQueue(
+  open: () => Promise<Channel>,
+  topology: QueueTopology,
+): Promise<QueueState> {
+  const args = topology.queueArguments;
+  const declare = (a: Readonly<Record<string, unknown>> | undefined) =>
+    onThrowAway(open, (ch) => ch.assertQueue(topology.queue, queueOptions(a)));
+  try {
+    await declare(args);
+    return { kind: "declared" };
+  } catch (e) {
+    const wanted = args?.[MESSAGE_TTL];
+    const found = ttlFound(e);
+    if (typeof wanted !== "number" || found === null) throw e;
+    const { [MESSAGE_TTL]: _, ...rest } = args!;
+    await declare(found === undefined ? rest : { ...rest, [MESSAGE_TTL]: found });
+    return { kind: "ttl-differs", found, wanted, objection: (e as Error).message };
+  }
+}
+
 /** How {@linkcode declareTopology} treats exchanges. */
 export interface DeclareHow {
   /**
@@ -99,6 +200,8 @@ export interface DeclareHow {
   readonly declareOwned: boolean;
   /** Whether an exchange the topology does not own exists (`undefined`: could not ask). */
   readonly exists: (exchange: string) => Promise<boolean | undefined>;
+  /** Opens a throw-away channel on the same connection, to declare the queue on. */
+  readonly open: () => Promise<Channel>;
 }
 
 /** Binds `queue` to the binding's exchange with each of its keys. */
@@ -107,16 +210,17 @@ export async function bindKeys(channel: Channel, queue: string, binding: Binding
 }
 
 /**
- * Declares the queue, the exchanges it owns and every binding, on `channel`; throws the
- * broker's objection (which closes the channel). Returns the bindings whose exchange (not
- * owned: vCD's) does not exist yet, which were not bound.
+ * Declares the queue ({@linkcode declareQueue}, on throw-away channels), then the exchanges it
+ * owns and every binding on `channel`; throws the broker's objection (which closes the channel
+ * it came on). Returns how the queue was declared and the bindings whose exchange (not owned:
+ * vCD's) does not exist yet, which were not bound.
  */
 export async function declareTopology(
   channel: Channel,
   topology: QueueTopology,
   how: DeclareHow,
-): Promise<Binding[]> {
-  await channel.assertQueue(topology.queue, queueOptions(topology.queueArguments));
+): Promise<Declared> {
+  const queue = await declareQueue(how.open, topology);
   const missing: Binding[] = [];
   for (const b of topology.bindings) {
     if (b.declare) {
@@ -127,7 +231,7 @@ export async function declareTopology(
     }
     await bindKeys(channel, topology.queue, b);
   }
-  return missing;
+  return { queue, missing };
 }
 
 /** A binding left out because its exchange was missing. */
