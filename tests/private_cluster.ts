@@ -300,6 +300,7 @@ class Cluster implements PrivateCluster {
   /** Starts every node, joins nodes 2..n to node 1 one by one, waits until all run. */
   async form(): Promise<void> {
     for (const m of this.nodes) await m.node.init();
+    this.#check();
     await Promise.all(this.nodes.map((m) => m.node.launch()));
     const first = this.nodes[0]!;
     for (const m of this.nodes.slice(1)) {
