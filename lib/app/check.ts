@@ -100,7 +100,7 @@ async function amqpRows(options: CheckOptions, inputs: CheckInputs): Promise<Che
         bindings: [extensionBinding(options.exchange, ext.routingKey)],
         queueArguments: inputs.queueArguments,
       };
-      rows.push(...await queueRows(admin, topology, vhostOf(options.amqpUrl)));
+      rows.push(...await queueRows(admin, topology, vhostOf(options.amqpUrl[0] ?? "")));
       rows.push(await roundTrip(options, inputs.tls, ext, admin));
     }
   } finally {

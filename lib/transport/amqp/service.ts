@@ -193,7 +193,7 @@ class AmqpService implements RunningService {
     const { wanted, found } = fresh[0]!.state;
     const dlx = fresh[0]!.spec.queueArguments?.["x-dead-letter-exchange"];
     const command = ttlPolicyCommand({
-      vhost: vhostOf(this.#config.url),
+      vhost: vhostOf(this.#config.urls[0] ?? ""),
       queues: fresh.map((d) => d.spec.queue),
       ttlMs: wanted,
       deadLetterExchange: typeof dlx === "string" ? dlx : undefined,
