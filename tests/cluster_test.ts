@@ -18,6 +18,7 @@ import {
   startPrivateCluster,
 } from "./private_cluster.ts";
 import { Proc } from "./proc.ts";
+import { logLines } from "./entrypoint.ts";
 import { ignoreUnless } from "./skip.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
@@ -151,10 +152,14 @@ Deno.test({
             false,
             latencies,
           );
-          // Duplicates have all arrived once the queue holds nothing and one more round trip is back.
+          // Duplicates have all arrived once the queue holds nothing (twice, a second apart: a
+          // quorum queue's counts lag) and one more round trip is back.
           await eventually(async () => {
             const row = await queueRow(cluster, survivor, vhost, queue);
-            return row?.ready === 0 && row.unacked === 0;
+            if (row?.ready !== 0 || row.unacked !== 0) return false;
+            await new Promise((r) => setTimeout(r, 1_000));
+            const again = await queueRow(cluster, survivor, vhost, queue);
+            return again?.ready === 0 && again.unacked === 0;
           }, 60_000);
           decodeReply(
             await cell.send(
@@ -267,6 +272,96 @@ Deno.test({
         } finally {
           await cell.close();
           await svc.end();
+        }
+      },
+    );
+
+    await t.step(
+      "stale requests in a replicated queue are not run after vCD's timeout",
+      async () => {
+        const vhost = uniqueName("stale");
+        await cluster.addVhost(vhost);
+        const urls = cluster.urls.map((u) => onVhost(u, vhost));
+        const exchange = "vcdext";
+        const queue = "tickets";
+        // vCD's timeout 4 s here (the handler's 3 s) to keep the step short; 10 s works the same.
+        const flags = [
+          "--queue-type",
+          "quorum",
+          "--vcd-timeout-ms",
+          "4000",
+          "--handler-timeout-ms",
+          "3000",
+        ];
+        const first = serveTicketing(urls, exchange, queue, flags);
+        let again: Proc | undefined;
+        const cell = await CellClient.connect(urls[1]!);
+        const post = (message: string) =>
+          buildRequest({
+            method: "POST",
+            path: TICKETS,
+            headers: { "Content-Type": "application/json", Accept: "application/json" },
+            body: JSON.stringify({ message }),
+          });
+        try {
+          await first.waitFor('"msg":"consuming"', 1, 60_000);
+          first.kill("SIGTERM");
+          assert.equal((await first.wait()).code, 0);
+          // No instance runs: 20 POSTs (no expiration, no timestamp) wait until their callers give up.
+          const published = performance.now();
+          const stale = await Promise.all(
+            Array.from(
+              { length: 20 },
+              (_, i) =>
+                cell.send(exchange, "gcp-ticketing", post(`stale ${i}`), { timeoutMs: 4_000 }).then(
+                  () => 0,
+                  () => 1,
+                ),
+            ),
+          );
+          await new Promise((r) =>
+            setTimeout(r, Math.max(0, published + 5_000 - performance.now()))
+          );
+          again = serveTicketing([urls[2]!, urls[0]!, urls[1]!], exchange, queue, flags);
+          await again.waitFor('"msg":"consuming"', 1, 60_000);
+          const fresh = decodeReply(
+            await cell.send(exchange, "gcp-ticketing", post("fresh"), { timeoutMs: 10_000 }),
+          );
+          const list = decodeReply(
+            await cell.send(
+              exchange,
+              "gcp-ticketing",
+              buildRequest({
+                method: "GET",
+                path: TICKETS,
+                headers: { Accept: "application/json" },
+              }),
+              {
+                timeoutMs: 10_000,
+              },
+            ),
+          );
+          const tickets = (JSON.parse(list.text) as { total: number }).total;
+        await again.waitFor('"method":"POST"', 1, 10_000); // the fresh POST's access line
+          const ran = logLines(again).filter((l) =>
+            l.msg === "request" && l.method === "POST"
+          ).length - 1;
+          const timedOut = stale.reduce((a, b) => a + b, 0);
+          console.log(
+            `stale requests on a 3-node quorum queue: ${timedOut} of 20 timed out for their callers; ` +
+              `after the restart ${ran} ran, ${
+                tickets - 1
+              } stale tickets, ${cell.unmatched} late replies`,
+          );
+          assert.equal(timedOut, 20);
+          assert.equal(fresh.status, 201);
+          assert.equal(ran, 0);
+          assert.equal(tickets, 1);
+          assert.equal(cell.unmatched, 0);
+        } finally {
+          await cell.close();
+          await first.end();
+          await again?.end();
         }
       },
     );

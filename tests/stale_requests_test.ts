@@ -441,7 +441,7 @@ Deno.test({
 
 Deno.test("serve's request queues get vCD's timeout as message TTL, the notifications queue none", () => {
   const options: ServeOptions = {
-    amqpUrl: AMQP_URL,
+    amqpUrl: [AMQP_URL],
     exchange: EXCHANGE,
     prefetch: 128,
     drainMs: 0,
