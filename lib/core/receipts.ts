@@ -21,6 +21,8 @@
  * never refused for another's age.
  */
 
+import { RecentById } from "./bounded.ts";
+
 /** Bounds of a {@linkcode FirstReceipts}. */
 export interface ReceiptLimits {
   /** Receipts kept at most. Default 8,192. */
@@ -68,28 +70,23 @@ class Receipt {
  * ```
  */
 export class FirstReceipts {
-  readonly #maxEntries: number;
-  readonly #maxBytes: number;
-  readonly #byId = new Map<string, Receipt>();
-  /** Receipts in the order they were noted, oldest at `#head`; a ring of `#maxEntries` slots. */
-  readonly #ring: (Receipt | undefined)[] = [];
-  #head = 0;
-  #count = 0;
-  #bytes = 0;
+  readonly #table: RecentById<Receipt>;
 
   constructor(limits: ReceiptLimits = {}) {
-    this.#maxEntries = Math.max(0, Math.floor(limits.entries ?? RECEIPT_DEFAULTS.entries));
-    this.#maxBytes = Math.max(0, limits.bytes ?? RECEIPT_DEFAULTS.bytes);
+    this.#table = new RecentById(
+      Math.max(0, Math.floor(limits.entries ?? RECEIPT_DEFAULTS.entries)),
+      Math.max(0, limits.bytes ?? RECEIPT_DEFAULTS.bytes),
+    );
   }
 
   /** Receipts kept now. */
   get size(): number {
-    return this.#count;
+    return this.#table.size;
   }
 
   /** Bytes the kept receipts are charged. */
   get bytes(): number {
-    return this.#bytes;
+    return this.#table.bytes;
   }
 
   /**
@@ -102,7 +99,8 @@ export class FirstReceipts {
     length: number,
     at: number,
   ): number {
-    const known = this.#byId.get(id);
+    const table = this.#table;
+    const known = table.get(id);
     if (
       known !== undefined && known.org === caller.org && known.user === caller.user &&
       known.length === length
@@ -110,25 +108,8 @@ export class FirstReceipts {
       return known.at;
     }
     const bytes = RECEIPT_OVERHEAD + (id.length + caller.org.length + caller.user.length) * 2;
-    if (this.#maxEntries === 0 || bytes > Math.min(this.#maxBytes, MAX_RECEIPT_BYTES)) return at;
-    while (this.#count === this.#maxEntries || this.#bytes + bytes > this.#maxBytes) {
-      this.#forgetOldest();
-    }
-    const receipt = new Receipt(id, caller.org, caller.user, length, at, bytes);
-    this.#ring[(this.#head + this.#count) % this.#maxEntries] = receipt;
-    this.#count++;
-    this.#bytes += bytes;
-    this.#byId.set(id, receipt);
+    if (table.maxEntries === 0 || bytes > Math.min(table.maxBytes, MAX_RECEIPT_BYTES)) return at;
+    table.add(new Receipt(id, caller.org, caller.user, length, at, bytes));
     return at;
-  }
-
-  #forgetOldest(): void {
-    const receipt = this.#ring[this.#head]!;
-    this.#ring[this.#head] = undefined;
-    this.#head = (this.#head + 1) % this.#maxEntries;
-    this.#count--;
-    this.#bytes -= receipt.bytes;
-    // Only when the id still maps to this receipt: a newer request with the id keeps its own.
-    if (this.#byId.get(receipt.id) === receipt) this.#byId.delete(receipt.id);
   }
 }

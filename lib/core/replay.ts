@@ -33,6 +33,7 @@
  * limit, which no cell sends) is forgotten entirely; its redelivery runs as a new request.
  */
 
+import { RecentById } from "./bounded.ts";
 import type { Outcome } from "./dispatch.ts";
 import type { Reply } from "./envelope.ts";
 
@@ -156,30 +157,26 @@ class Entry {
  * ```
  */
 export class ReplayMemory {
-  readonly #maxEntries: number;
-  readonly #maxBytes: number;
   readonly #entryBytes: number;
-  readonly #byId = new Map<string, Entry>();
-  /** Entries in the order they were kept, oldest at `#head`; a ring of `#maxEntries` slots. */
-  readonly #ring: (Entry | undefined)[] = [];
-  #head = 0;
-  #count = 0;
-  #bytes = 0;
+  readonly #table: RecentById<Entry>;
 
   constructor(limits: ReplayLimits = {}) {
-    this.#maxEntries = Math.max(0, Math.floor(limits.entries ?? REPLAY_DEFAULTS.entries));
-    this.#maxBytes = Math.max(0, limits.bytes ?? REPLAY_DEFAULTS.bytes);
-    this.#entryBytes = Math.min(this.#maxBytes, limits.entryBytes ?? REPLAY_DEFAULTS.entryBytes);
+    const maxBytes = Math.max(0, limits.bytes ?? REPLAY_DEFAULTS.bytes);
+    this.#table = new RecentById(
+      Math.max(0, Math.floor(limits.entries ?? REPLAY_DEFAULTS.entries)),
+      maxBytes,
+    );
+    this.#entryBytes = Math.min(maxBytes, limits.entryBytes ?? REPLAY_DEFAULTS.entryBytes);
   }
 
   /** Entries kept now. */
   get size(): number {
-    return this.#count;
+    return this.#table.size;
   }
 
   /** Bytes the kept entries are charged. */
   get bytes(): number {
-    return this.#bytes;
+    return this.#table.bytes;
   }
 
   /**
@@ -193,7 +190,7 @@ export class ReplayMemory {
     caller: { readonly org: string; readonly user: string },
     outcome: Outcome,
   ): void {
-    if (this.#maxEntries === 0) return;
+    if (this.#table.maxEntries === 0) return;
     const base = ENTRY_OVERHEAD + (id.length + caller.org.length + caller.user.length) * 2;
     const full = base + replyBytes(outcome.reply);
     let kept: Outcome | undefined;
@@ -223,13 +220,7 @@ export class ReplayMemory {
       outcome.reply.status,
       bytes,
     );
-    while (this.#count === this.#maxEntries || this.#bytes + bytes > this.#maxBytes) {
-      this.#evictOldest();
-    }
-    this.#ring[(this.#head + this.#count) % this.#maxEntries] = entry;
-    this.#count++;
-    this.#bytes += bytes;
-    this.#byId.set(id, entry);
+    this.#table.add(entry);
   }
 
   /**
@@ -241,7 +232,7 @@ export class ReplayMemory {
     content: Uint8Array,
     caller: { readonly org: string; readonly user: string },
   ): Recalled | undefined {
-    const entry = this.#byId.get(id);
+    const entry = this.#table.get(id);
     if (
       entry === undefined || entry.org !== caller.org || entry.user !== caller.user ||
       entry.length !== content.length
@@ -253,15 +244,5 @@ export class ReplayMemory {
     return entry.outcome === undefined
       ? { kind: "too-big", status: entry.status }
       : { kind: "reply", outcome: entry.outcome };
-  }
-
-  #evictOldest(): void {
-    const entry = this.#ring[this.#head]!;
-    this.#ring[this.#head] = undefined;
-    this.#head = (this.#head + 1) % this.#maxEntries;
-    this.#count--;
-    this.#bytes -= entry.bytes;
-    // Only when the id still maps to this entry: an id answered again since keeps its newer one.
-    if (this.#byId.get(entry.id) === entry) this.#byId.delete(entry.id);
   }
 }
