@@ -9,7 +9,8 @@ import assert from "node:assert/strict";
 import type { ChannelModel } from "amqplib";
 import { BrokerLink, withHeartbeat } from "../lib/transport/amqp/failover.ts";
 import { createLogger } from "../lib/observability/log.ts";
-import { AMQP_URL } from "./broker.ts";
+import { AMQP_URL, eventually } from "./broker.ts";
+import { LinkProxy } from "./link_proxy.ts";
 
 /** A port that was free a moment ago: connecting to it is refused. */
 function refusedUrl(): string {
@@ -157,4 +158,34 @@ Deno.test("a setup that fails closes that connection and counts as a failed atte
     /declare failed 2/,
   );
   assert.equal(calls, 2);
+});
+
+Deno.test("a lost connection is replaced by one to the next URL, not the same one again", async () => {
+  await using proxy = LinkProxy.to(AMQP_URL);
+  const { lines, log } = capture();
+  let setups = 0;
+  let lost = 0;
+  const link = await BrokerLink.open({
+    urls: [proxy.url, AMQP_URL],
+    heartbeatSec: 5,
+    connectTimeoutMs: 500,
+    startupRetries: 0,
+    log,
+    setup: () => Promise.resolve(void setups++),
+    stopping: () => false,
+    onLost: () => void lost++,
+  });
+  try {
+    assert.equal(link.node, `127.0.0.1:${proxy.port}`);
+    // The proxy's node dies: its connections close, and new ones are accepted but never answered.
+    proxy.frozen = true;
+    proxy.cut();
+    await eventually(() => setups === 2, 5_000);
+    assert.equal(lost, 1);
+    assert.equal(link.node, `${new URL(AMQP_URL).hostname}:${new URL(AMQP_URL).port || 5672}`);
+    assert.equal(proxy.accepted, 1, "the lost node was not tried again first");
+    assert.match(lines.join(""), /"disconnected from the broker; reconnecting"/);
+  } finally {
+    await link.close();
+  }
 });

@@ -28,7 +28,9 @@ Deno.test("serve without flags runs with the documented defaults (start-up setti
   assert.equal(code, 1, proc.log);
   assert.deepEqual(settingsOf(proc), {
     transport: "amqp",
-    amqpUrl: "amqp://guest:[redacted]@127.0.0.1:1",
+    amqpUrl: ["amqp://guest:[redacted]@127.0.0.1:1"],
+    heartbeat: 5,
+    connectTimeoutMs: 5000,
     exchange: "vcdext",
     prefetch: 128,
     queueType: "classic",

@@ -26,6 +26,8 @@ const REPLIES = "tests/serve_replies_test.ts";
 const METRICS = "tests/serve_metrics_test.ts";
 const DRAIN = "tests/serve_drain_test.ts";
 const MQTT = "tests/serve_mqtt_test.ts";
+const FAILOVER = "tests/failover_test.ts";
+const CLUSTER = "tests/cluster_test.ts";
 
 /** A fault that deletes `search` (a whole statement or option). */
 function drop(id: string, file: string, search: string, tests: readonly string[]): Fault {
@@ -187,9 +189,9 @@ export const FAULTS: readonly Fault[] = [
   },
   {
     id: "default-amqp-url",
-    file: "lib/app/flags.ts",
-    search: '.default("amqp://guest:guest@127.0.0.1:5672");',
-    replace: '.default("amqp://guest:guest@127.0.0.1:5673");',
+    file: "lib/app/config.ts",
+    search: 'export const LOCAL_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672";',
+    replace: 'export const LOCAL_AMQP_URL = "amqp://guest:guest@127.0.0.1:5673";',
     tests: [DEFAULTS],
   },
   {
@@ -486,5 +488,55 @@ export const FAULTS: readonly Fault[] = [
     search: "await Promise.all(transports.map((t) => t.stop(drainMs)));",
     replace: "await Promise.all(transports.map((t) => t.stop(0)));",
     tests: [MQTT, DRAIN],
+  },
+  // --- a RabbitMQ cluster (issue 14) -------------------------------------------------------------
+  {
+    id: "default-heartbeat-60",
+    file: "lib/app/flags.ts",
+    search: '.argParser(positiveInt("--heartbeat", 0)).default(5),',
+    replace: '.argParser(positiveInt("--heartbeat", 0)).default(60),',
+    tests: [DEFAULTS],
+  },
+  {
+    id: "default-connect-timeout-30s",
+    file: "lib/app/flags.ts",
+    search: '.argParser(positiveInt("--connect-timeout-ms")).default(5_000),',
+    replace: '.argParser(positiveInt("--connect-timeout-ms")).default(30_000),',
+    tests: [DEFAULTS],
+  },
+  {
+    id: "failover-same-url-again",
+    file: "lib/transport/amqp/failover.ts",
+    search: "this.#o.onLost?.();\n      this.#schedule(nextIndex(index, this.#o.urls.length));",
+    replace: "this.#o.onLost?.();\n      this.#schedule(index);",
+    tests: [FAILOVER, CLUSTER],
+  },
+  {
+    id: "heartbeat-not-asked",
+    file: "lib/transport/amqp/failover.ts",
+    search: "amqp.connect(withHeartbeat(url, o.heartbeatSec), {",
+    replace: "amqp.connect(url, {",
+    tests: [FAILOVER],
+  },
+  drop(
+    "connect-timeout-dropped",
+    "lib/transport/amqp/failover.ts",
+    "timeout: o.connectTimeoutMs,",
+    [FAILOVER],
+  ),
+  {
+    id: "no-message-ttl",
+    file: "lib/app/config.ts",
+    search: '"x-message-ttl": options.vcdTimeoutMs };',
+    replace: "};",
+    tests: [REPLIES, "tests/stale_requests_test.ts"],
+  },
+  {
+    id: "first-receipts-ignored",
+    file: "lib/core/service.ts",
+    search:
+      "const first = this.#receipts.note(request.id, request.security, delivery.content.length, at);",
+    replace: "const first = at;",
+    tests: ["tests/stale_core_test.ts"],
   },
 ];
