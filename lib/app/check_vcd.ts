@@ -164,9 +164,16 @@ async function testRow(
       detail: `not run: ${choice.reason}; set ${VCD_AMQP_PASSWORD_ENV} to run it`,
     };
   }
-  const all = [...secrets, choice.password, ...(settings.AmqpPassword ? [settings.AmqpPassword] : [])];
+  const all = [
+    ...secrets,
+    choice.password,
+    ...(settings.AmqpPassword ? [settings.AmqpPassword] : []),
+  ];
   try {
-    const valid = await testAmqpSettings(vcd.client, { ...settings, AmqpPassword: choice.password });
+    const valid = await testAmqpSettings(vcd.client, {
+      ...settings,
+      AmqpPassword: choice.password,
+    });
     if (valid === undefined) {
       return { what, ok: false, detail: "vCD's answer has no Valid true or false" };
     }

@@ -33,9 +33,9 @@ export async function readAmqpSettings(vcd: RestClient): Promise<VcdAmqpSettings
   try {
     return parseAmqpSettings(response.text);
   } catch (e) {
-    throw new VcdError(`Cannot read vCD's AMQP settings: the answer is not XML (${
-      (e as Error).message
-    })`);
+    throw new VcdError(
+      `Cannot read vCD's AMQP settings: the answer is not XML (${(e as Error).message})`,
+    );
   }
 }
 
