@@ -22,6 +22,7 @@ import {
   UsageError,
 } from "./lib/app/config.ts";
 import { renderCheckTable, runCheck } from "./lib/app/check.ts";
+import { vcdCheckInputs, withVcdCheck } from "./lib/app/check_vcd.ts";
 import {
   checkCommand,
   demoCommand,
@@ -129,7 +130,7 @@ registerCommand(program).action(async (options) => {
   await registerExtensions(extensions, options, log, (text) => console.log(text));
 });
 
-checkCommand(program).action(async (options) => {
+withVcdCheck(checkCommand(program)).action(async (options) => {
   const selected = selectExtensions(extensions, options.extension).filter((e) =>
     e.routes.length > 0
   );
@@ -147,6 +148,7 @@ checkCommand(program).action(async (options) => {
     queueArguments: queueArguments(options),
     tls: await amqpTls(options),
     mqtt,
+    vcd: await vcdCheckInputs(options, createLogger("warn", stderrSink)),
   });
   console.log(renderCheckTable(rows));
   if (rows.some((r) => !r.ok)) exit(1);

@@ -29,6 +29,7 @@ import {
   vhostOf,
 } from "../transport/amqp/mod.ts";
 import type { MqttCheckInputs } from "./check_mqtt.ts";
+import { vcdAmqpRows, type VcdCheckInputs } from "./check_vcd.ts";
 
 /** One row of the table. */
 export interface CheckRow {
@@ -66,6 +67,8 @@ export interface CheckInputs {
   readonly tls: AmqpTls | undefined;
   /** The MQTT settings, for `transport` `mqtt` or `both`. */
   readonly mqtt?: MqttCheckInputs | undefined;
+  /** vCD's side (`--vcd-url`): its AMQP settings compared and tested (lib/app/check_vcd.ts). */
+  readonly vcd?: VcdCheckInputs | undefined;
 }
 
 /** Runs every check, in the table's order; never throws for what the brokers say. */
@@ -77,6 +80,7 @@ export async function runCheck(options: CheckOptions, inputs: CheckInputs): Prom
     const { mqttRows } = await import("./check_mqtt.ts");
     rows.push(...await mqttRows(inputs.extensions, inputs.mqtt));
   }
+  if (inputs.vcd) rows.push(...await vcdAmqpRows(inputs.vcd, [options.amqpUrl], options.exchange));
   return rows;
 }
 

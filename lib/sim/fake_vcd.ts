@@ -19,15 +19,19 @@
  * | `GET /api/admin/extension/service/query[?filter=name==<name>]` | 200 `QueryResultRecords` of `AdminServiceRecord name namespace vendor enabled href id` |
  * | `GET\|PUT\|DELETE /api/admin/extension/service/<id>` | 200 / 200 / 204 (400 while enabled) |
  * | `POST\|GET /api/admin/extension/service/<id>/rights` | 201 `Right` named `<namespace>:<name>` / 200 `RightReferences` |
+ * | `GET /api/admin/extension/settings/amqp` (`PUT` is 405) | 200 `AmqpSettings`, no `AmqpPassword` unless `amqp.returnPassword` |
+ * | `POST …/settings/amqp/action/test` | 200 `AmqpSettingsTest`, `Valid` per `amqp.valid`; the posted settings recorded in `amqpTests` |
  * | `/cloudapi/extensions/api`, `/cloudapi/1.0.0/tokens`, `/cloudapi/1.0.0/apiFilters` | MQTT registration, JSON: see `fake_vcd_cloudapi.ts` |
  *
  * This module starts the server and routes; the rest is one job per file: `fake_vcd_state.ts`
  * (what the fake knows and records), `fake_vcd_wire.ts` (media types, `Error` replies, shared
  * checks), `fake_vcd_documents.ts` (the documents it answers with), and the routes per
- * resource, `fake_vcd_sessions.ts`, `fake_vcd_tasks.ts`, `fake_vcd_services.ts` and
- * `fake_vcd_cloudapi.ts` (external services, API filters and tokens for MQTT extensions).
+ * resource, `fake_vcd_sessions.ts`, `fake_vcd_tasks.ts`, `fake_vcd_services.ts`,
+ * `fake_vcd_amqp.ts` (the AMQP settings and their test) and `fake_vcd_cloudapi.ts` (external
+ * services, API filters and tokens for MQTT extensions).
  */
 
+import type { VcdAmqpSettings } from "../core/amqp_settings.ts";
 import { DEFAULT_API_VERSION } from "../core/vcloud.ts";
 import {
   CLOUDAPI_PREFIX,
@@ -37,6 +41,7 @@ import {
   type FakeExtensionToken,
   type FakeExternalService,
 } from "./fake_vcd_cloudapi.ts";
+import { amqpRoute, FAKE_AMQP_PATH } from "./fake_vcd_amqp.ts";
 import { authenticate, login, sessionRoute } from "./fake_vcd_sessions.ts";
 import { SERVICE_PREFIX, serviceRoute } from "./fake_vcd_services.ts";
 import {
@@ -60,6 +65,7 @@ export {
   type TaskAction,
 } from "./fake_vcd_state.ts";
 export { MEDIA } from "./fake_vcd_wire.ts";
+export { DEFAULT_FAKE_AMQP, type FakeAmqpOptions } from "./fake_vcd_amqp.ts";
 export type {
   FakeApiFilter,
   FakeExtensionToken,
@@ -88,6 +94,8 @@ export interface FakeVcd {
   readonly apiFilters: Map<string, FakeApiFilter>;
   /** Extension tokens (`/cloudapi/1.0.0/tokens`) by id, their values included. */
   readonly extensionTokens: Map<string, FakeExtensionToken>;
+  /** Every set of AMQP settings posted to `…/settings/amqp/action/test`, in order. */
+  readonly amqpTests: VcdAmqpSettings[];
   /** Adds an active blocking task; `owner` is the owning task's href (rendered as `Link rel="up"`). */
   addBlockingTask(id: string, task: BlockingTaskSpec): void;
   /** Issues a valid token without a login, for bearer-token clients. */
@@ -102,7 +110,7 @@ function handle(
   req: Request,
   url: URL,
   body: string,
-): Response {
+): Response | Promise<Response> {
   const path = url.pathname;
   if (path.startsWith(CLOUDAPI_PREFIX)) return cloudApiRoute(state, cloud, req, path, body);
   const version = acceptedVersion(req.headers.get("accept"));
@@ -114,6 +122,9 @@ function handle(
     const task = TASK_PATH.exec(path);
     if (task !== null) {
       return taskRoute(state, req, decodeURIComponent(task[1]!), task[2], body, v);
+    }
+    if (path === FAKE_AMQP_PATH || path.startsWith(`${FAKE_AMQP_PATH}/`)) {
+      return amqpRoute(state, req, path.slice(FAKE_AMQP_PATH.length), body, v);
     }
     if (path === SERVICE_PREFIX || path.startsWith(`${SERVICE_PREFIX}/`)) {
       return serviceRoute(state, req, path.slice(SERVICE_PREFIX.length), url.searchParams, body, v);
@@ -142,7 +153,7 @@ async function serveOne(
     status: 0,
   };
   state.calls.push(call);
-  const response = handle(state, cloud, req, url, body);
+  const response = await handle(state, cloud, req, url, body);
   call.status = response.status;
   return response;
 }
@@ -181,6 +192,7 @@ export async function startFakeVcd(options: FakeVcdOptions = {}): Promise<FakeVc
     externalServices: cloud.externalServices,
     apiFilters: cloud.apiFilters,
     extensionTokens: cloud.extensionTokens,
+    amqpTests: state.amqpTests,
     addBlockingTask: (id, task) => state.addBlockingTask(id, task),
     issueToken: () => state.issueToken(),
     close: () => server.shutdown(),

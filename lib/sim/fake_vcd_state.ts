@@ -5,6 +5,8 @@
  * through `FakeVcd`.
  */
 
+import type { VcdAmqpSettings } from "../core/amqp_settings.ts";
+import type { FakeAmqpOptions } from "./fake_vcd_amqp.ts";
 import { renderTask } from "./fake_vcd_documents.ts";
 
 /** The user the fake accepts by default. */
@@ -30,6 +32,8 @@ export interface FakeVcdOptions {
    * (`tests/fixtures/tls.ts`), so no private key ships in `lib/`.
    */
   readonly tls?: { readonly cert: string; readonly key: string };
+  /** The AMQP broker settings it serves and how their test answers (`fake_vcd_amqp.ts`). */
+  readonly amqp?: FakeAmqpOptions;
 }
 
 /** One request the fake received. */
@@ -124,6 +128,10 @@ export class FakeVcdState {
   readonly services = new Map<string, FakeService>();
   /** Tokens issued so far (including revoked ones). */
   readonly issuedTokens: string[] = [];
+  /** The AMQP settings and their test's rule. */
+  readonly amqp: FakeAmqpOptions;
+  /** Every set of AMQP settings posted to the test, in order. */
+  readonly amqpTests: VcdAmqpSettings[] = [];
 
   constructor(options: FakeVcdOptions) {
     this.user = options.user ?? FAKE_USER;
@@ -131,6 +139,7 @@ export class FakeVcdState {
     this.accessTokenOnly = options.accessTokenOnly ?? false;
     this.fail5xx = options.fail5xxTimes ?? 0;
     this.fail401 = options.failFirst401 ?? false;
+    this.amqp = options.amqp ?? {};
   }
 
   /** Issues a valid token. */
