@@ -22,13 +22,19 @@ import {
   UsageError,
 } from "./lib/app/config.ts";
 import { renderCheckTable, runCheck } from "./lib/app/check.ts";
-import { vcdCheckInputs, withVcdCheck } from "./lib/app/check_vcd.ts";
+import {
+  addVcdCheckOptions,
+  type OptionHost,
+  type VcdCheckFlags,
+  vcdCheckInputs,
+} from "./lib/app/check_vcd.ts";
 import {
   checkCommand,
   demoCommand,
   requestCommand,
   routesCommand,
   serveCommand,
+  vcdOption,
 } from "./lib/app/flags.ts";
 import { serve, type Served } from "./lib/app/serve.ts";
 import { cellMqtt, sendRequest } from "./lib/app/request.ts";
@@ -130,7 +136,9 @@ registerCommand(program).action(async (options) => {
   await registerExtensions(extensions, options, log, (text) => console.log(text));
 });
 
-withVcdCheck(checkCommand(program)).action(async (options) => {
+const check = checkCommand(program);
+addVcdCheckOptions(check as unknown as OptionHost, vcdOption);
+check.action(async (options) => {
   const selected = selectExtensions(extensions, options.extension).filter((e) =>
     e.routes.length > 0
   );
@@ -148,7 +156,11 @@ withVcdCheck(checkCommand(program)).action(async (options) => {
     queueArguments: queueArguments(options),
     tls: await amqpTls(options),
     mqtt,
-    vcd: await vcdCheckInputs(options, createLogger("warn", stderrSink)),
+    // The vCD flags are added untyped (addVcdCheckOptions).
+    vcd: await vcdCheckInputs(
+      options as unknown as VcdCheckFlags,
+      createLogger("warn", stderrSink),
+    ),
   });
   console.log(renderCheckTable(rows));
   if (rows.some((r) => !r.ok)) exit(1);

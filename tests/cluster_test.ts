@@ -342,7 +342,7 @@ Deno.test({
             ),
           );
           const tickets = (JSON.parse(list.text) as { total: number }).total;
-        await again.waitFor('"method":"POST"', 1, 10_000); // the fresh POST's access line
+          await again.waitFor('"method":"POST"', 1, 10_000); // the fresh POST's access line
           const ran = logLines(again).filter((l) =>
             l.msg === "request" && l.method === "POST"
           ).length - 1;

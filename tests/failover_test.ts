@@ -41,6 +41,15 @@ function blackHole(): { url: string; accepted: () => number; close: () => void }
   };
 }
 
+/** `promise`, or a rejection after `ms`: a hang fails the test instead of holding it forever. */
+function bounded<T>(ms: number, promise: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`still waiting after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
 function capture(): { lines: string[]; log: ReturnType<typeof createLogger> } {
   const lines: string[] = [];
   return { lines, log: createLogger("debug", { write: (line) => lines.push(line) }) };
@@ -79,15 +88,18 @@ Deno.test("a node that accepts TCP but answers nothing costs one connect timeout
   const hole = blackHole();
   const { log } = capture();
   const started = performance.now();
-  const link = await BrokerLink.open({
-    urls: [hole.url, AMQP_URL],
-    heartbeatSec: 5,
-    connectTimeoutMs: 600,
-    startupRetries: 0,
-    log,
-    setup: () => Promise.resolve(),
-    stopping: () => false,
-  });
+  const link = await bounded(
+    5_000,
+    BrokerLink.open({
+      urls: [hole.url, AMQP_URL],
+      heartbeatSec: 5,
+      connectTimeoutMs: 600,
+      startupRetries: 0,
+      log,
+      setup: () => Promise.resolve(),
+      stopping: () => false,
+    }),
+  );
   const ms = performance.now() - started;
   try {
     console.log(`silent node skipped after ${ms.toFixed(0)} ms (connect timeout 600 ms)`);
@@ -120,15 +132,18 @@ Deno.test("when no broker answers, start-up fails naming every node and no passw
   const hole = blackHole();
   try {
     await assert.rejects(
-      BrokerLink.open({
-        urls: [a, hole.url],
-        heartbeatSec: 5,
-        connectTimeoutMs: 300,
-        startupRetries: 1,
-        log: capture().log,
-        setup: () => Promise.resolve(),
-        stopping: () => false,
-      }),
+      bounded(
+        10_000,
+        BrokerLink.open({
+          urls: [a, hole.url],
+          heartbeatSec: 5,
+          connectTimeoutMs: 300,
+          startupRetries: 1,
+          log: capture().log,
+          setup: () => Promise.resolve(),
+          stopping: () => false,
+        }),
+      ),
       (e: Error) => {
         assert.match(e.message, /any of 2 brokers/);
         assert.ok(e.message.includes(new URL(a).host), e.message);

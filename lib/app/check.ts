@@ -80,7 +80,7 @@ export async function runCheck(options: CheckOptions, inputs: CheckInputs): Prom
     const { mqttRows } = await import("./check_mqtt.ts");
     rows.push(...await mqttRows(inputs.extensions, inputs.mqtt));
   }
-  if (inputs.vcd) rows.push(...await vcdAmqpRows(inputs.vcd, [options.amqpUrl], options.exchange));
+  if (inputs.vcd) rows.push(...await vcdAmqpRows(inputs.vcd, options.amqpUrl, options.exchange));
   return rows;
 }
 

@@ -17,17 +17,16 @@
  * of all of them.
  */
 
-import { type Command, Option, type OptionValues } from "@commander-js/extra-typings";
+import { Option } from "@commander-js/extra-typings";
 import { compareAmqpSettings, passwordForTest } from "../core/amqp_compare.ts";
 import type { VcdAmqpSettings } from "../core/amqp_settings.ts";
 import type { Logger } from "../core/logger.ts";
 import { passwordsOf, redactUrl, scrub } from "../core/redact.ts";
-import { DEFAULT_NOTIFICATIONS_EXCHANGE } from "../core/vcloud.ts";
 import { readAmqpSettings, testAmqpSettings } from "../vcd/amqp_settings.ts";
 import type { VcdClient } from "../vcd/client.ts";
 import type { CheckRow } from "./check.ts";
 import { UsageError, vcdClientFrom, type VcdOptions } from "./config.ts";
-import { vcdOption } from "./flags.ts";
+import { DEFAULT_NOTIFICATIONS_EXCHANGE } from "../core/vcloud.ts";
 
 /** The environment variable that may hold vCD's broker password, for vCD's test. */
 export const VCD_AMQP_PASSWORD_ENV = "VCDEXT_VCD_AMQP_PASSWORD";
@@ -53,33 +52,41 @@ export interface VcdCheckFlags extends VcdOptions {
   transport?: "amqp" | "mqtt" | "both" | undefined;
 }
 
-/** `check`'s vCD flags: the vCD login `register` uses, and the notification exchanges. */
-export function withVcdCheck<Args extends unknown[], Opts extends OptionValues>(
-  command: Command<Args, Opts>,
-) {
-  return command
-    .optionsGroup(
-      "vCD's side of the broker (with --vcd-url: its AMQP settings compared and tested, never changed):",
-    )
-    .addOption(vcdOption.url())
-    .addOption(vcdOption.user())
-    .addOption(vcdOption.token())
-    .addOption(vcdOption.ca())
-    .addOption(vcdOption.insecure())
-    .addOption(vcdOption.allowHttp())
-    .addOption(vcdOption.apiVersion())
-    .addOption(
-      new Option(
-        "--notifications-exchange <name>",
-        "as given to serve: vCD's <AmqpPrefix>.notifications20 ('' when off)",
-      ).default(DEFAULT_NOTIFICATIONS_EXCHANGE),
-    )
-    .addOption(
-      new Option(
-        "--legacy-notifications-exchange <name>",
-        "as given to serve; vCD's AmqpExchange may name it instead of --exchange",
-      ),
-    );
+/** What {@linkcode addVcdCheckOptions} needs of a command. */
+export interface OptionHost {
+  /** Starts a group of options in the help. */
+  optionsGroup(heading: string): unknown;
+  /** Adds one option. */
+  addOption(option: object): unknown;
+}
+
+/**
+ * Adds `check`'s vCD flags (`vcdOption`: `--vcd-url` and the login `register` uses, from
+ * lib/app/flags.ts; and the notification exchanges), read as {@linkcode VcdCheckFlags}. They are
+ * added to the command untyped, and the factories are handed in rather than imported: in
+ * `check`'s typed chain of options, or with an import cycle through flags.ts, type-checking the
+ * CLI took minutes instead of seconds.
+ */
+export function addVcdCheckOptions(
+  command: OptionHost,
+  vcdOption: Readonly<Record<string, () => object>>,
+): void {
+  command.optionsGroup(
+    "vCD's side of the broker (with --vcd-url: its AMQP settings compared and tested, never changed):",
+  );
+  for (const make of Object.values(vcdOption)) command.addOption(make());
+  command.addOption(
+    new Option(
+      "--notifications-exchange <name>",
+      "as given to serve: vCD's <AmqpPrefix>.notifications20 ('' when off)",
+    ).default(DEFAULT_NOTIFICATIONS_EXCHANGE),
+  );
+  command.addOption(
+    new Option(
+      "--legacy-notifications-exchange <name>",
+      "as given to serve; vCD's AmqpExchange may name it instead of --exchange",
+    ),
+  );
 }
 
 /**
