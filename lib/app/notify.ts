@@ -33,7 +33,7 @@ export interface NotifyOptions {
  * import assert from "node:assert/strict";
  * import { notificationFrom } from "./notify.ts";
  * const m = notificationFrom("com/vmware/vcloud/event/vm/create", {
- *   amqpUrl: "amqp://x",
+ *   amqpUrl: ["amqp://x"],
  *   notificationsExchange: "vcd.notifications20",
  *   entity: "urn:vcloud:vm:3f2e",
  *   org: "urn:vcloud:org:1a2b",
